@@ -1,0 +1,3 @@
+from paralab.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""HTTP and WebSocket controllers: translate requests to service calls and back, nothing else."""

@@ -1,0 +1,77 @@
+"""``create_app(settings)``: the only place that assembles the application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+
+from paralab import __version__
+from paralab.api.health import HealthController
+from paralab.errors import EXCEPTION_HANDLERS
+from paralab.health import CheckResult, Readiness
+from paralab.settings import Settings
+
+API_DESCRIPTION = """\
+ParaLab runs real concurrency scenarios in isolated subprocesses and streams their events,
+and serves a CIFAR-10 classifier and an Oxford-IIIT Pet segmenter from a process pool.
+Every error has the `ErrorBody` shape."""
+
+
+def openapi_config() -> OpenAPIConfig:
+    vendor = "/vendor/swagger-ui"
+    return OpenAPIConfig(
+        title="ParaLab API",
+        version=__version__,
+        description=API_DESCRIPTION,
+        path="/schema",
+        render_plugins=[
+            SwaggerRenderPlugin(
+                path="/",
+                js_url=f"{vendor}/swagger-ui-bundle.js",
+                css_url=f"{vendor}/swagger-ui.css",
+                standalone_preset_js_url=f"{vendor}/swagger-ui-standalone-preset.js",
+                favicon=f"<link rel='icon' type='image/png' href='{vendor}/favicon-32x32.png'>",
+            )
+        ],
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """Build the ParaLab app; services start and stop with the app's lifespan."""
+    settings = settings or Settings.from_env()
+    started = {"value": False}
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        readiness: Readiness = app.state.readiness
+        readiness.register(
+            "app", lambda: CheckResult(started["value"], "started" if started["value"] else "")
+        )
+        started["value"] = True
+        try:
+            yield
+        finally:
+            started["value"] = False
+
+    frontend = create_static_files_router(
+        path="/",
+        directories=[settings.frontend_dir],
+        html_mode=True,
+        name="frontend",
+        include_in_schema=False,
+    )
+    return Litestar(
+        route_handlers=[HealthController, frontend],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=openapi_config(),
+        lifespan=[lifespan],
+        state=State({"settings": settings, "readiness": Readiness()}),
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+    )

@@ -1,0 +1,129 @@
+"""One exception hierarchy for the services, and the one JSON error shape the API answers with."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+
+class ErrorBody(msgspec.Struct, kw_only=True):
+    """Every 4xx and 5xx answer of the API has this shape."""
+
+    status_code: int
+    error: str
+    """Short machine-readable code, e.g. ``not_found`` or ``validation_error``."""
+    detail: str
+    """What went wrong, in words a person can act on."""
+    extra: dict[str, Any] | list[Any] | None = None
+
+
+class ParaLabError(Exception):
+    """Base of the errors services raise; each subclass maps to one HTTP status."""
+
+    status_code: int = 400
+    error: str = "bad_request"
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str, extra: dict[str, Any] | list[Any] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(ParaLabError):
+    status_code = 404
+    error = "not_found"
+
+
+class InvalidInput(ParaLabError):
+    status_code = 422
+    error = "invalid_input"
+
+
+class Conflict(ParaLabError):
+    status_code = 409
+    error = "conflict"
+
+
+class TooManyRequests(ParaLabError):
+    status_code = 429
+    error = "too_many_requests"
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class Unavailable(ParaLabError):
+    status_code = 503
+    error = "unavailable"
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class PayloadTooLarge(ParaLabError):
+    status_code = 413
+    error = "payload_too_large"
+
+
+def _code_for(status_code: int) -> str:
+    try:
+        return HTTPStatus(status_code).phrase.lower().replace(" ", "_").replace("-", "_")
+    except ValueError:
+        return "error"
+
+
+def _respond(body: ErrorBody, headers: dict[str, str] | None = None) -> Response[ErrorBody]:
+    return Response(
+        content=body, status_code=body.status_code, media_type=MediaType.JSON, headers=headers
+    )
+
+
+def paralab_error_handler(_: Request[Any, Any, Any], exc: ParaLabError) -> Response[ErrorBody]:
+    body = ErrorBody(
+        status_code=exc.status_code, error=exc.error, detail=exc.detail, extra=exc.extra
+    )
+    return _respond(body, exc.headers)
+
+
+def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    error = "validation_error" if exc.status_code == 400 else _code_for(exc.status_code)
+    extra = exc.extra if isinstance(exc.extra, dict | list) else None
+    body = ErrorBody(status_code=exc.status_code, error=error, detail=exc.detail, extra=extra)
+    return _respond(body, exc.headers)
+
+
+def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    body = ErrorBody(
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        error="internal_error",
+        detail=f"Internal server error ({type(exc).__name__}).",
+    )
+    return _respond(body)
+
+
+EXCEPTION_HANDLERS = {
+    ParaLabError: paralab_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
+
+
+def error_responses(*status_codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries declaring the error shape for the given statuses (plus 500)."""
+    return {
+        code: ResponseSpec(
+            data_container=ErrorBody,
+            description=HTTPStatus(code).phrase,
+            generate_examples=False,
+        )
+        for code in sorted({*status_codes, 500})
+    }

@@ -1,0 +1,6 @@
+import { h } from "../api.js";
+
+export function render(root) {
+  root.append(h("section", { class: "card" }, h("h1", {}, "Inference"),
+    h("p", { class: "muted" }, "Coming soon.")));
+}
