@@ -19,7 +19,7 @@ def test_ready_reports_every_check_once_started(client: TestClient[Litestar]) ->
     assert response.status_code == 200
     body = response.json()
     assert body["ready"] is True
-    assert body["checks"]["app"]["ready"] is True
+    assert body["checks"]["run_store"]["ready"] is True
 
 
 def test_ready_is_503_when_a_check_fails(settings: Settings) -> None:

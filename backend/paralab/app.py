@@ -13,8 +13,13 @@ from litestar.static_files import create_static_files_router
 
 from paralab import __version__
 from paralab.api.health import HealthController
+from paralab.api.runs import RunController
+from paralab.api.scenarios import ScenarioController
+from paralab.api.ws import run_events_socket
 from paralab.errors import EXCEPTION_HANDLERS
 from paralab.health import CheckResult, Readiness
+from paralab.lab.manager import RunManager
+from paralab.runs.store import RunStore
 from paralab.settings import Settings
 
 API_DESCRIPTION = """\
@@ -45,19 +50,20 @@ def openapi_config() -> OpenAPIConfig:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the ParaLab app; services start and stop with the app's lifespan."""
     settings = settings or Settings.from_env()
-    started = {"value": False}
-
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         readiness: Readiness = app.state.readiness
+        store = RunStore(settings.data_dir / "runs.sqlite3")
+        manager = RunManager(store, settings)
+        app.state.run_manager = manager
         readiness.register(
-            "app", lambda: CheckResult(started["value"], "started" if started["value"] else "")
+            "run_store", lambda: CheckResult(store.healthy(), str(store.path))
         )
-        started["value"] = True
         try:
             yield
         finally:
-            started["value"] = False
+            await manager.shutdown()
+            store.close()
 
     frontend = create_static_files_router(
         path="/",
@@ -67,7 +73,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         include_in_schema=False,
     )
     return Litestar(
-        route_handlers=[HealthController, frontend],
+        route_handlers=[
+            HealthController,
+            ScenarioController,
+            RunController,
+            run_events_socket,
+            frontend,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(),
         lifespan=[lifespan],

@@ -118,12 +118,13 @@ EXCEPTION_HANDLERS = {
 
 
 def error_responses(*status_codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries declaring the error shape for the given statuses (plus 500)."""
+    """OpenAPI entries declaring the error shape for the given statuses (plus 400 and 500,
+    which any handler can answer: a malformed request, an unexpected failure)."""
     return {
         code: ResponseSpec(
             data_container=ErrorBody,
             description=HTTPStatus(code).phrase,
             generate_examples=False,
         )
-        for code in sorted({*status_codes, 500})
+        for code in sorted({*status_codes, 400, 500})
     }

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.datastructures import State
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+
+from paralab.errors import error_responses
+from paralab.lab.events import Event, Metric, RunStatus, json_decoder
+from paralab.lab.manager import RunManager
+from paralab.runs.models import MetricValue, Run, RunDetail, RunPage
+from paralab.runs.trace import chrome_trace
+
+
+class CreateRun(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    scenario_id: str
+    params: dict[str, Any] = {}
+
+
+class EventPage(msgspec.Struct, frozen=True):
+    events: list[Event]
+    next_seq: int
+    """Ask for ``from_seq=next_seq`` to continue."""
+    last_seq: int
+    """The run's latest sequence number so far."""
+    status: RunStatus
+
+
+def _manager(state: State) -> RunManager:
+    manager: RunManager = state.run_manager
+    return manager
+
+
+class RunController(Controller):
+    path = "/api/runs"
+    tags = ["runs"]
+
+    @post("/", status_code=201, responses=error_responses(400, 404, 422, 429))
+    async def create_run(self, data: JSONBody[CreateRun], state: State) -> Run:
+        """Queue a catalog scenario with validated parameters (429 when the queue is full)."""
+        return _manager(state).submit(data.scenario_id, data.params)
+
+    @get("/", responses=error_responses(400))
+    async def list_runs(
+        self,
+        state: State,
+        scenario_id: FromQuery[str | None] = None,
+        status: FromQuery[RunStatus | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    ) -> RunPage:
+        """Run history, newest first, optionally filtered by scenario and status."""
+        items, total = _manager(state).store.list_runs(
+            scenario_id=scenario_id, status=status, limit=limit, offset=offset
+        )
+        return RunPage(items=items, total=total, limit=limit, offset=offset)
+
+    @get("/{run_id:str}", responses=error_responses(404))
+    async def get_run(self, run_id: FromPath[str], state: State) -> RunDetail:
+        """Status, timings, error, output lines and metrics of one run."""
+        manager = _manager(state)
+        run = manager.get(run_id)
+        metrics = [
+            MetricValue(name=m.name, value=m.value, unit=m.unit, actor=m.actor, t_ns=m.t_ns)
+            for stored in manager.store.events_of_type(run_id, "metric")
+            if isinstance(m := json_decoder.decode(stored.body), Metric)
+        ]
+        return RunDetail(
+            **msgspec.structs.asdict(run),
+            output=manager.store.output(run_id),
+            metrics=metrics,
+        )
+
+    @post("/{run_id:str}/cancel", status_code=202, responses=error_responses(404, 409))
+    async def cancel_run(self, run_id: FromPath[str], state: State) -> Run:
+        """Stop a queued or running run: SIGTERM to its process group, SIGKILL after a grace."""
+        return _manager(state).cancel(run_id)
+
+    @get("/{run_id:str}/events", responses=error_responses(400, 404))
+    async def list_events(
+        self,
+        run_id: FromPath[str],
+        state: State,
+        from_seq: Annotated[int, QueryParameter(ge=1)] = 1,
+        limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000,
+    ) -> EventPage:
+        """Stored events of a run from ``from_seq`` on (the same JSON the WebSocket sends)."""
+        manager = _manager(state)
+        run = manager.get(run_id)
+        stored = manager.store.events(run_id, from_seq, limit)
+        events = [json_decoder.decode(e.body) for e in stored]
+        next_seq = stored[-1].seq + 1 if stored else from_seq
+        return EventPage(events=events, next_seq=next_seq, last_seq=run.last_seq, status=run.status)
+
+    @get("/{run_id:str}/trace", responses=error_responses(404))
+    async def get_trace(self, run_id: FromPath[str], state: State) -> Response[dict[str, Any]]:
+        """Chrome Trace Event JSON of the run: open it in ui.perfetto.dev."""
+        manager = _manager(state)
+        run = manager.get(run_id)
+        events = [json_decoder.decode(e.body) for e in manager.store.events(run_id, 1, 10**9)]
+        return Response(
+            chrome_trace(run, events),
+            headers={"Content-Disposition": f'attachment; filename="paralab-{run_id}.trace.json"'},
+        )

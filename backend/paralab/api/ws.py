@@ -1,0 +1,96 @@
+"""``/ws/runs/{run_id}``: a run's events, replayed from the store and then live.
+
+Server frames (JSON text):
+  {"type": "events", "events": [...]}       several events per frame, seq continuous
+  {"type": "end", "status": "...", "last_seq": N}   then close 1000
+  {"type": "pong"}                          answer to {"type": "ping"}
+  {"type": "error", "error": "bad_message", "detail": "..."}  the connection stays open
+Close codes: 1000 run finished and everything sent; 4404 unknown run; 4400 bad from_seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Literal
+
+import msgspec
+from litestar import WebSocket, websocket
+from litestar.datastructures import State
+from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, FromQuery
+
+from paralab.errors import NotFound
+from paralab.lab.manager import RunManager
+
+CLOSE_UNKNOWN_RUN = 4404
+CLOSE_BAD_REQUEST = 4400
+
+
+class ClientMessage(msgspec.Struct, frozen=True, tag_field="type", tag="ping"):
+    """The only message a client sends today: ``{"type": "ping"}``."""
+
+
+class EndFrame(msgspec.Struct, frozen=True, tag_field="type", tag="end"):
+    status: str
+    last_seq: int
+
+
+class ErrorFrame(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
+    error: Literal["bad_message"]
+    detail: str
+
+
+_client_decoder = msgspec.json.Decoder(ClientMessage)
+_encoder = msgspec.json.Encoder()
+PONG = b'{"type":"pong"}'
+
+
+def events_frame(bodies: list[bytes]) -> bytes:
+    """Stored event JSON is spliced in as-is: no decode/encode per event."""
+    return b'{"type":"events","events":[' + b",".join(bodies) + b"]}"
+
+
+@websocket("/ws/runs/{run_id:str}")
+async def run_events_socket(
+    socket: WebSocket[object, object, State], run_id: FromPath[str], from_seq: FromQuery[int] = 1
+) -> None:
+    manager: RunManager = socket.app.state.run_manager
+    await socket.accept()
+    try:
+        manager.get(run_id)
+    except NotFound:
+        await socket.close(code=CLOSE_UNKNOWN_RUN, reason="unknown run")
+        return
+    if from_seq < 1:
+        await socket.close(code=CLOSE_BAD_REQUEST, reason="from_seq must be >= 1")
+        return
+    listener = asyncio.create_task(_answer_client(socket))
+    try:
+        async for batch in manager.stream(run_id, from_seq):
+            await socket.send_text(events_frame([body for _, body in batch]).decode())
+        run = manager.get(run_id)
+        end = EndFrame(status=run.status, last_seq=run.last_seq)
+        await socket.send_text(_encoder.encode(end).decode())
+        await socket.close(code=1000)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await listener
+
+
+async def _answer_client(socket: WebSocket[object, object, State]) -> None:
+    while True:
+        try:
+            text = await socket.receive_text()
+        except WebSocketDisconnect:
+            return
+        try:
+            _client_decoder.decode(text)
+        except msgspec.DecodeError as exc:
+            frame = ErrorFrame(error="bad_message", detail=f"{exc}; send {{\"type\": \"ping\"}}")
+            await socket.send_text(_encoder.encode(frame).decode())
+            continue
+        await socket.send_text(PONG.decode())

@@ -1,0 +1,18 @@
+"""The scenario catalog: a table of scenarios, looked up by id. Knows nothing of the engine."""
+
+from __future__ import annotations
+
+from paralab.lab.catalog import threads
+from paralab.lab.scenario import Scenario
+
+PARTS = {
+    "T": "Thread-based parallelism",
+    "P": "Process-based parallelism",
+    "L": "Data-parallel labs",
+}
+
+SCENARIOS: dict[str, Scenario] = {scenario.id: scenario for scenario in threads.SCENARIOS}
+
+
+def find(scenario_id: str) -> Scenario | None:
+    return SCENARIOS.get(scenario_id)

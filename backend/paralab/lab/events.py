@@ -1,0 +1,137 @@
+"""The one event schema: a tagged union of frozen msgspec Structs.
+
+Shared by the scenario child process, the server, the run store, the trace exporter and
+(as JSON) WebSocket consumers. Every event carries ``t_ns`` (nanoseconds since the run
+started, from the system-wide monotonic clock), ``pid``, ``tid`` (native thread id) and
+``actor`` (the thread or process name it belongs to). ``seq`` is assigned by the server:
+1, 2, 3, ... per run, continuous, so consumers can resume and detect gaps.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
+FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
+
+Primitive = Literal[
+    "lock", "rlock", "semaphore", "barrier", "join", "queue", "event", "condition", "sleep"
+]
+"""What a ``wait``/``acquired``/``released`` event is about. For barrier, join, queue,
+event, condition and sleep, ``acquired`` means "the wait is over"."""
+
+
+class EventBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
+    t_ns: int
+    pid: int
+    tid: int
+    actor: str
+    seq: int = 0
+
+
+class RunLifecycle(EventBase, tag="run"):
+    """The run changed status; the final one carries the error (with traceback) if any."""
+
+    status: RunStatus
+    detail: str = ""
+
+
+class ActorStart(EventBase, tag="actor_start"):
+    """A thread or process began running ``actor``'s code."""
+
+    kind: Literal["thread", "process", "main"]
+    daemon: bool = False
+    parent: str = ""
+
+
+class ActorEnd(EventBase, tag="actor_end"):
+    kind: Literal["thread", "process", "main"]
+    exit_code: int | None = None
+
+
+class Wait(EventBase, tag="wait"):
+    """``actor`` blocks on ``obj`` (a named primitive). ``value``: semaphore counter,
+    barrier arrivals so far, or queue size, at the moment of the call."""
+
+    primitive: Primitive
+    obj: str
+    value: int | None = None
+
+
+class Acquired(EventBase, tag="acquired"):
+    primitive: Primitive
+    obj: str
+    value: int | None = None
+
+
+class Released(EventBase, tag="released"):
+    primitive: Primitive
+    obj: str
+    value: int | None = None
+
+
+class QueuePut(EventBase, tag="queue_put"):
+    queue: str
+    item: str
+    size: int
+
+
+class QueueGet(EventBase, tag="queue_get"):
+    queue: str
+    item: str
+    size: int
+
+
+class TaskStart(EventBase, tag="task_start"):
+    """A pool worker starts task ``task`` (its index in the submitted work)."""
+
+    pool: str
+    task: int
+
+
+class TaskEnd(EventBase, tag="task_end"):
+    pool: str
+    task: int
+
+
+class Output(EventBase, tag="output"):
+    """One line the scenario printed (``stream`` is ``stderr`` for raw process output)."""
+
+    line: str
+    stream: Literal["stdout", "stderr"] = "stdout"
+
+
+class Metric(EventBase, tag="metric"):
+    name: str
+    value: float
+    unit: str = ""
+
+
+class Progress(EventBase, tag="progress"):
+    done: int
+    total: int
+    label: str = ""
+
+
+Event = (
+    RunLifecycle
+    | ActorStart
+    | ActorEnd
+    | Wait
+    | Acquired
+    | Released
+    | QueuePut
+    | QueueGet
+    | TaskStart
+    | TaskEnd
+    | Output
+    | Metric
+    | Progress
+)
+
+json_encoder = msgspec.json.Encoder()
+json_decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)
+msgpack_encoder = msgspec.msgpack.Encoder()
+msgpack_decoder: msgspec.msgpack.Decoder[Event] = msgspec.msgpack.Decoder(Event)

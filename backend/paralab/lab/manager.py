@@ -1,0 +1,240 @@
+"""Run lifecycle: validate, queue behind a cap, run, stream, persist, cancel.
+
+queued -> running -> succeeded | failed | cancelled | timed_out. Every event gets the
+run's next sequence number, is appended to the store, then fanned out to subscribers;
+subscribers replay from the store first, so late joiners and reconnects lose nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from paralab.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from paralab.lab.catalog import find
+from paralab.lab.events import (
+    FINAL_STATUSES,
+    Event,
+    Output,
+    RunLifecycle,
+    RunStatus,
+    json_encoder,
+)
+from paralab.lab.runner import ChildRun, Outcome, run_child
+from paralab.runs.models import Run
+from paralab.runs.store import RunStore, now
+from paralab.settings import Settings
+
+REPLAY_PAGE = 5_000
+Batch = list[tuple[int, bytes]]
+
+
+@dataclass
+class LiveRun:
+    """What the manager holds for a run that has not finished yet."""
+
+    run: Run
+    child: ChildRun = field(default_factory=ChildRun.create)
+    origin_ns: int = 0
+    subscribers: set[asyncio.Queue[Batch | None]] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+
+class RunManager:
+    def __init__(self, store: RunStore, settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self._live: dict[str, LiveRun] = {}
+        self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
+        self._interrupt_unfinished()
+
+    # --- commands -----------------------------------------------------------------
+
+    def submit(self, scenario_id: str, params: dict[str, Any]) -> Run:
+        """Validate and queue a run; raises NotFound, InvalidInput or TooManyRequests."""
+        scenario = find(scenario_id)
+        if scenario is None:
+            raise NotFound(f"Unknown scenario {scenario_id!r}: see GET /api/scenarios.")
+        try:
+            validated = msgspec.convert(params, scenario.params)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(f"Invalid parameters for {scenario_id}: {exc}") from None
+        capacity = self.settings.max_concurrent_runs + self.settings.run_queue_size
+        if len(self._live) >= capacity:
+            raise TooManyRequests(
+                f"{len(self._live)} runs are active or queued (limit {capacity}); retry later.",
+                retry_after_s=2,
+            )
+        run = Run(
+            id=uuid.uuid4().hex[:12],
+            scenario_id=scenario_id,
+            params=msgspec.to_builtins(validated),
+            status="queued",
+            created_at=now(),
+        )
+        self.store.insert_run(run)
+        live = LiveRun(run=run)
+        self._live[run.id] = live
+        self._lifecycle(live, "queued")
+        live.task = asyncio.create_task(self._execute(live), name=f"run-{run.id}")
+        return run
+
+    def cancel(self, run_id: str) -> Run:
+        """Ask a queued or running run to stop; the group is terminated, then killed."""
+        live = self._live.get(run_id)
+        if live is None:
+            run = self.get(run_id)
+            raise Conflict(f"Run {run_id} has already finished ({run.status}).")
+        live.child.cancel_requested.set()
+        return live.run
+
+    async def shutdown(self) -> None:
+        """Cancel every active run and wait for them (used when the server stops)."""
+        for live in list(self._live.values()):
+            live.child.cancel_requested.set()
+        tasks = [live.task for live in self._live.values() if live.task]
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- queries ------------------------------------------------------------------
+
+    def get(self, run_id: str) -> Run:
+        live = self._live.get(run_id)
+        if live:
+            return live.run
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise NotFound(f"Unknown run {run_id!r}.")
+        return run
+
+    def active_count(self) -> int:
+        return len(self._live)
+
+    async def stream(self, run_id: str, from_seq: int = 1) -> AsyncIterator[Batch]:
+        """Events from ``from_seq`` on: the stored ones, then live ones until the run ends."""
+        self.get(run_id)
+        live = self._live.get(run_id)
+        queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+        if live:
+            live.subscribers.add(queue)
+        try:
+            next_seq = max(from_seq, 1)
+            while page := self.store.events(run_id, next_seq, REPLAY_PAGE):
+                yield [(e.seq, e.body) for e in page]
+                next_seq = page[-1].seq + 1
+            if not live:
+                return
+            done = False
+            while not done:
+                batches = [await queue.get()]
+                while not queue.empty():
+                    batches.append(queue.get_nowait())
+                done = None in batches
+                fresh = [item for b in batches if b for item in b if item[0] >= next_seq]
+                if fresh:
+                    next_seq = fresh[-1][0] + 1
+                    yield fresh
+        finally:
+            if live:
+                live.subscribers.discard(queue)
+
+    # --- the engine side ----------------------------------------------------------
+
+    async def _execute(self, live: LiveRun) -> None:
+        run = live.run
+        outcome = Outcome(status="cancelled", exit_code=None, error="cancelled while queued")
+        try:
+            if await self._take_slot(live):
+                try:
+                    live.origin_ns = time.monotonic_ns()
+                    run.started_at = now()
+                    self._lifecycle(live, "running")
+                    outcome = await run_child(
+                        run.scenario_id,
+                        run.params,
+                        lambda events: self._append(live, events),
+                        time_limit_s=self.settings.run_time_limit_s,
+                        grace_s=self.settings.cancel_grace_s,
+                        handle=live.child,
+                        origin_ns=live.origin_ns,
+                    )
+                finally:
+                    self._slots.release()
+        except Exception as exc:  # the engine itself failed: record it, never lose the run
+            outcome = Outcome(status="failed", exit_code=None, error=f"runner error: {exc!r}")
+        finally:
+            run.finished_at = now()
+            if run.started_at:
+                run.duration_s = (run.finished_at - run.started_at).total_seconds()
+            run.exit_code = outcome.exit_code
+            run.error = outcome.error
+            self._lifecycle(live, outcome.status, outcome.error)
+            self._live.pop(run.id, None)
+            for queue in live.subscribers:
+                queue.put_nowait(None)
+
+    async def _take_slot(self, live: LiveRun) -> bool:
+        """Wait for a free slot; False if the run was cancelled while it waited."""
+        slot = asyncio.ensure_future(self._slots.acquire())
+        cancelled = asyncio.ensure_future(live.child.cancel_requested.wait())
+        await asyncio.wait({slot, cancelled}, return_when=asyncio.FIRST_COMPLETED)
+        cancelled.cancel()
+        if live.child.cancel_requested.is_set():
+            if slot.done() and not slot.cancelled():
+                self._slots.release()
+            slot.cancel()
+            return False
+        return True
+
+    def _lifecycle(self, live: LiveRun, status: RunStatus, detail: str = "") -> None:
+        live.run.status = status
+        t_ns = time.monotonic_ns() - live.origin_ns if live.origin_ns else 0
+        event = RunLifecycle(
+            t_ns=t_ns,
+            pid=live.child.pid or os.getpid(),
+            tid=0,
+            actor="run",
+            status=status,
+            detail=detail,
+        )
+        self._append(live, [event])
+
+    def _append(self, live: LiveRun, events: list[Event]) -> None:
+        run = live.run
+        rows: list[tuple[int, str, bytes]] = []
+        outputs: list[Output] = []
+        for event in events:
+            run.last_seq += 1
+            numbered = msgspec.structs.replace(event, seq=run.last_seq)
+            rows.append(
+                (run.last_seq, numbered.__struct_config__.tag, json_encoder.encode(numbered))
+            )  # type: ignore[arg-type]
+            if isinstance(numbered, Output):
+                outputs.append(numbered)
+        self.store.append_events(run.id, rows, outputs)
+        self.store.update_run(run)
+        batch = [(seq, body) for seq, _, body in rows]
+        for queue in live.subscribers:
+            queue.put_nowait(batch)
+
+    def _interrupt_unfinished(self) -> None:
+        """Runs the previous server left unfinished can't be resumed: mark them failed."""
+        for run in self.store.unfinished_runs():
+            run.status = "failed"
+            run.error = "the server stopped while this run was active"
+            run.finished_at = run.finished_at or now()
+            live = LiveRun(run=run)
+            with contextlib.suppress(Exception):
+                self._lifecycle(live, "failed", run.error)
+            self.store.update_run(run)
+
+
+def is_final(status: str) -> bool:
+    return status in FINAL_STATUSES

@@ -1,0 +1,82 @@
+"""What a scenario is: declarative data (id, titles, parameters) plus a small function."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import msgspec
+
+from paralab.lab import traced
+
+Seed = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1, description="random seed")]
+TimeScale = Annotated[
+    float,
+    msgspec.Meta(ge=0.001, le=10.0, description="multiplies every sleep (1 = real durations)"),
+]
+
+
+class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Every scenario's parameters have a seed and a time scale; subclasses add their own."""
+
+    seed: Seed = 0
+    time_scale: TimeScale = 1.0
+
+
+class Lab:
+    """The toolbox a scenario function receives: traced primitives, scaled sleep, a seeded rng."""
+
+    Thread = traced.Thread
+    Lock = traced.Lock
+    RLock = traced.RLock
+    Semaphore = traced.Semaphore
+    BoundedSemaphore = traced.BoundedSemaphore
+    Barrier = traced.Barrier
+    Event = traced.Event
+    Queue = traced.Queue
+
+    def __init__(self, params: Params) -> None:
+        self.rng = random.Random(params.seed)
+        self.time_scale = params.time_scale
+
+    def sleep(self, seconds: float) -> None:
+        """Sleep ``seconds`` of scenario time (real time = seconds * time_scale)."""
+        traced.traced_sleep(seconds * self.time_scale)
+
+    @staticmethod
+    def print(*values: object, sep: str = " ") -> None:
+        traced.traced_print(*values, sep=sep)
+
+    @staticmethod
+    def metric(name: str, value: float, unit: str = "") -> None:
+        traced.metric(name, value, unit)
+
+    @staticmethod
+    def progress(done: int, total: int, label: str = "") -> None:
+        traced.progress(done, total, label)
+
+
+ScenarioFunction = Callable[[Any, Lab], None]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    id: str
+    """``T4.2`` = part T, section 4, scenario 2."""
+    section_title: str
+    title: str
+    observe: str
+    """What to look at on the timeline and in the output."""
+    params: type[Params]
+    run: ScenarioFunction
+    tags: tuple[str, ...] = field(default=())
+
+    @property
+    def part(self) -> str:
+        return self.id[0]
+
+    @property
+    def section(self) -> str:
+        return self.id.split(".")[0]

@@ -1,0 +1,305 @@
+"""Instrumented threading primitives: the real stdlib objects underneath, emitting events.
+
+Event times are taken so that the timeline never shows something impossible: ``acquired``
+is stamped after the real acquire and ``released`` before the real release, so two hold
+spans of one lock can never overlap on the timeline.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+from paralab.lab.emitter import Emitter
+from paralab.lab.events import Event as LabEvent
+from paralab.lab.events import (
+    Acquired,
+    ActorEnd,
+    ActorStart,
+    Metric,
+    Output,
+    Primitive,
+    Progress,
+    QueueGet,
+    QueuePut,
+    Released,
+    Wait,
+)
+
+T = TypeVar("T")
+
+_emitter: Emitter | None = None
+
+
+def install(emitter: Emitter) -> None:
+    """Route this process's events to ``emitter`` (the scenario child calls this once)."""
+    global _emitter
+    _emitter = emitter
+
+
+def emit(event_type: type[LabEvent], /, actor: str | None = None, **fields: Any) -> None:
+    if _emitter is not None:
+        _emitter.emit(event_type, actor=actor, **fields)
+
+
+def _counter(prefix: str) -> Callable[[], str]:
+    count = 0
+    lock = threading.Lock()
+
+    def next_name() -> str:
+        nonlocal count
+        with lock:
+            count += 1
+            return f"{prefix}-{count}"
+
+    return next_name
+
+
+_lock_name = _counter("lock")
+_sem_name = _counter("semaphore")
+_barrier_name = _counter("barrier")
+_queue_name = _counter("queue")
+_event_name = _counter("event")
+
+
+class Thread(threading.Thread):
+    """A real thread that reports its start, end and the joins that wait for it."""
+
+    def __init__(
+        self,
+        target: Callable[..., object] | None = None,
+        name: str | None = None,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        daemon: bool | None = None,
+    ) -> None:
+        super().__init__(target=target, name=name, args=args, kwargs=kwargs, daemon=daemon)
+        self._parent_name = threading.current_thread().name
+
+    def start(self) -> None:
+        # Wrap run() (not override it) so Thread subclasses that define run() are traced too.
+        body = self.run
+
+        def traced_run() -> None:
+            emit(ActorStart, kind="thread", daemon=self.daemon, parent=self._parent_name)
+            exit_code = 1
+            try:
+                body()
+                exit_code = 0
+            finally:
+                emit(ActorEnd, kind="thread", exit_code=exit_code)
+
+        self.run = traced_run  # type: ignore[method-assign]
+        super().start()
+
+    def join(self, timeout: float | None = None) -> None:
+        emit(Wait, primitive="join", obj=self.name)
+        super().join(timeout)
+        emit(Acquired, primitive="join", obj=self.name, value=0 if self.is_alive() else 1)
+
+
+class Lock:
+    """``threading.Lock`` that reports wait, acquired and released."""
+
+    primitive: Primitive = "lock"
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or _lock_name()
+        self._lock = self._make()
+
+    def _make(self) -> Any:
+        return threading.Lock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        emit(Wait, primitive=self.primitive, obj=self.name)
+        got: bool = self._lock.acquire(blocking, timeout)
+        if got:
+            emit(Acquired, primitive=self.primitive, obj=self.name)
+        return got
+
+    def release(self) -> None:
+        emit(Released, primitive=self.primitive, obj=self.name)
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return bool(self._lock.locked())
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class RLock(Lock):
+    """``threading.RLock``; events carry the recursion depth in ``value``."""
+
+    primitive: Primitive = "rlock"
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__(name)
+        self._depth = 0
+
+    def _make(self) -> Any:
+        return threading.RLock()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        emit(Wait, primitive="rlock", obj=self.name, value=self._depth_if_mine())
+        got: bool = self._lock.acquire(blocking, timeout)
+        if got:
+            self._depth += 1
+            emit(Acquired, primitive="rlock", obj=self.name, value=self._depth)
+        return got
+
+    def release(self) -> None:
+        self._depth -= 1
+        emit(Released, primitive="rlock", obj=self.name, value=self._depth)
+        self._lock.release()
+
+    def _depth_if_mine(self) -> int:
+        return self._depth if self._lock._is_owned() else 0
+
+    def locked(self) -> bool:
+        return self._depth > 0
+
+
+class Semaphore:
+    """``threading.Semaphore``; events carry the counter value in ``value``."""
+
+    def __init__(self, value: int = 1, name: str | None = None) -> None:
+        self.name = name or _sem_name()
+        self._sem = self._make(value)
+
+    def _make(self, value: int) -> threading.Semaphore:
+        return threading.Semaphore(value)
+
+    @property
+    def value(self) -> int:
+        return int(self._sem._value)  # type: ignore[attr-defined]
+
+    def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
+        emit(Wait, primitive="semaphore", obj=self.name, value=self.value)
+        got = self._sem.acquire(blocking, timeout)
+        if got:
+            emit(Acquired, primitive="semaphore", obj=self.name, value=self.value)
+        return got
+
+    def release(self, n: int = 1) -> None:
+        emit(Released, primitive="semaphore", obj=self.name, value=self.value + n)
+        self._sem.release(n)
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+class BoundedSemaphore(Semaphore):
+    def _make(self, value: int) -> threading.Semaphore:
+        return threading.BoundedSemaphore(value)
+
+
+class Barrier:
+    """``threading.Barrier``; ``wait`` carries arrivals so far, ``acquired`` the pass."""
+
+    def __init__(self, parties: int, name: str | None = None, timeout: float | None = None):
+        self.name = name or _barrier_name()
+        self._barrier = threading.Barrier(parties, timeout=timeout)
+
+    @property
+    def parties(self) -> int:
+        return self._barrier.parties
+
+    def wait(self, timeout: float | None = None) -> int:
+        emit(Wait, primitive="barrier", obj=self.name, value=self._barrier.n_waiting + 1)
+        index = self._barrier.wait(timeout)
+        emit(Acquired, primitive="barrier", obj=self.name, value=index)
+        return index
+
+
+class Event:
+    """``threading.Event``: ``set`` is reported as ``released``, ``wait`` as wait/acquired."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or _event_name()
+        self._event = threading.Event()
+
+    def set(self) -> None:
+        emit(Released, primitive="event", obj=self.name)
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def clear(self) -> None:
+        self._event.clear()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        emit(Wait, primitive="event", obj=self.name)
+        flag = self._event.wait(timeout)
+        emit(Acquired, primitive="event", obj=self.name, value=int(flag))
+        return flag
+
+
+class Queue(queue.Queue[T], Generic[T]):
+    """``queue.Queue`` reporting every put and get with the size right after it.
+
+    The events are emitted from ``_put``/``_get``, which run under the queue's own
+    mutex, so the event order is the real order of puts and gets.
+    """
+
+    def __init__(self, maxsize: int = 0, name: str | None = None) -> None:
+        super().__init__(maxsize)
+        self.name = name or _queue_name()
+
+    def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
+        waits = block and self.maxsize > 0 and self.full()
+        if waits:
+            emit(Wait, primitive="queue", obj=self.name, value=self.qsize())
+        super().put(item, block, timeout)
+        if waits:
+            emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
+
+    def get(self, block: bool = True, timeout: float | None = None) -> T:
+        waits = block and self.empty()
+        if waits:
+            emit(Wait, primitive="queue", obj=self.name, value=0)
+        item = super().get(block, timeout)
+        if waits:
+            emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
+        return item
+
+    def _put(self, item: T) -> None:
+        super()._put(item)  # type: ignore[misc]
+        emit(QueuePut, queue=self.name, item=repr(item), size=len(self.queue))  # type: ignore[attr-defined]
+
+    def _get(self) -> T:
+        item: T = super()._get()  # type: ignore[misc]
+        emit(QueueGet, queue=self.name, item=repr(item), size=len(self.queue))  # type: ignore[attr-defined]
+        return item
+
+
+def traced_sleep(seconds: float) -> None:
+    """Sleep for real, shown as a ``sleep`` wait on the timeline."""
+    emit(Wait, primitive="sleep", obj=f"{seconds:.3f}s")
+    time.sleep(seconds)
+    emit(Acquired, primitive="sleep", obj=f"{seconds:.3f}s")
+
+
+def traced_print(*values: object, sep: str = " ") -> None:
+    text = sep.join(str(value) for value in values)
+    for line in text.splitlines() or [""]:
+        emit(Output, line=line)
+
+
+def metric(name: str, value: float, unit: str = "") -> None:
+    emit(Metric, name=name, value=float(value), unit=unit)
+
+
+def progress(done: int, total: int, label: str = "") -> None:
+    emit(Progress, done=done, total=total, label=label)

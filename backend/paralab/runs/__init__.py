@@ -1,0 +1,1 @@
+"""Runs: the persistent history (SQLite) and its exports."""

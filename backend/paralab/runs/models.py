@@ -1,0 +1,55 @@
+"""The run records the store keeps and the API returns."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from paralab.lab.events import RunStatus
+
+
+class Run(msgspec.Struct, kw_only=True):
+    id: str
+    scenario_id: str
+    params: dict[str, Any]
+    status: RunStatus
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    """Wall time from start to end, once finished."""
+    error: str = ""
+    """The failure, with the scenario's traceback when it raised."""
+    exit_code: int | None = None
+    last_seq: int = 0
+    """Sequence number of the run's latest event."""
+
+
+class OutputLine(msgspec.Struct, frozen=True):
+    seq: int
+    t_ns: int
+    actor: str
+    stream: str
+    line: str
+
+
+class MetricValue(msgspec.Struct, frozen=True):
+    name: str
+    value: float
+    unit: str
+    actor: str
+    t_ns: int
+
+
+class RunDetail(Run, kw_only=True):
+    output: list[OutputLine]
+    metrics: list[MetricValue]
+
+
+class RunPage(msgspec.Struct, frozen=True):
+    items: list[Run]
+    total: int
+    limit: int
+    offset: int

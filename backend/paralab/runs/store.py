@@ -1,0 +1,212 @@
+"""The embedded run store: stdlib sqlite3 in WAL mode, one file under ``data_dir``.
+
+Events are kept exactly as they were streamed (their JSON), so a finished run replays
+byte for byte. Output lines get their own table for quick console views.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from paralab.lab.events import FINAL_STATUSES, Output
+from paralab.runs.models import OutputLine, Run
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    scenario_id TEXT NOT NULL,
+    params TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    error TEXT NOT NULL DEFAULT '',
+    exit_code INTEGER,
+    last_seq INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS output (
+    run_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    t_ns INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    stream TEXT NOT NULL,
+    line TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+"""
+
+RUN_COLUMNS = (
+    "id, scenario_id, params, status, created_at, started_at, finished_at, error, exit_code, "
+    "last_seq"
+)
+
+
+class StoredEvent(msgspec.Struct, frozen=True):
+    seq: int
+    type: str
+    body: bytes
+    """The event's JSON, as streamed."""
+
+
+class RunStore:
+    """All reads and writes of runs, events and output. Not thread-safe: one owner."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self._db.close()
+
+    def healthy(self) -> bool:
+        try:
+            self._db.execute("SELECT 1").fetchone()
+        except sqlite3.Error:
+            return False
+        return True
+
+    def insert_run(self, run: Run) -> None:
+        self._db.execute(
+            f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.id,
+                run.scenario_id,
+                msgspec.json.encode(run.params),
+                run.status,
+                run.created_at.timestamp(),
+                _timestamp(run.started_at),
+                _timestamp(run.finished_at),
+                run.error,
+                run.exit_code,
+                run.last_seq,
+            ),
+        )
+
+    def update_run(self, run: Run) -> None:
+        self._db.execute(
+            "UPDATE runs SET status=?, started_at=?, finished_at=?, error=?, exit_code=?, "
+            "last_seq=? WHERE id=?",
+            (
+                run.status,
+                _timestamp(run.started_at),
+                _timestamp(run.finished_at),
+                run.error,
+                run.exit_code,
+                run.last_seq,
+                run.id,
+            ),
+        )
+
+    def get_run(self, run_id: str) -> Run | None:
+        row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
+        return _run_from_row(row) if row else None
+
+    def list_runs(
+        self, *, scenario_id: str | None, status: str | None, limit: int, offset: int
+    ) -> tuple[list[Run], int]:
+        where, args = _filters(scenario_id=scenario_id, status=status)
+        total = self._db.execute(f"SELECT COUNT(*) FROM runs{where}", args).fetchone()[0]
+        rows = self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            (*args, limit, offset),
+        ).fetchall()
+        return [_run_from_row(row) for row in rows], int(total)
+
+    def append_events(
+        self, run_id: str, events: Sequence[tuple[int, str, bytes]], outputs: Iterable[Output]
+    ) -> None:
+        """Store ``(seq, type, json)`` rows and the output lines among them, atomically."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._db.executemany(
+                "INSERT INTO events (run_id, seq, type, body) VALUES (?, ?, ?, ?)",
+                [(run_id, seq, kind, body) for seq, kind, body in events],
+            )
+            self._db.executemany(
+                "INSERT INTO output (run_id, seq, t_ns, actor, stream, line) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(run_id, o.seq, o.t_ns, o.actor, o.stream, o.line) for o in outputs],
+            )
+
+    def events(self, run_id: str, from_seq: int = 1, limit: int = 10_000) -> list[StoredEvent]:
+        rows = self._db.execute(
+            "SELECT seq, type, body FROM events WHERE run_id=? AND seq>=? ORDER BY seq LIMIT ?",
+            (run_id, from_seq, limit),
+        ).fetchall()
+        return [StoredEvent(seq, kind, bytes(body)) for seq, kind, body in rows]
+
+    def events_of_type(self, run_id: str, kind: str) -> list[StoredEvent]:
+        rows = self._db.execute(
+            "SELECT seq, type, body FROM events WHERE run_id=? AND type=? ORDER BY seq",
+            (run_id, kind),
+        ).fetchall()
+        return [StoredEvent(seq, k, bytes(body)) for seq, k, body in rows]
+
+    def output(self, run_id: str) -> list[OutputLine]:
+        rows = self._db.execute(
+            "SELECT seq, t_ns, actor, stream, line FROM output WHERE run_id=? ORDER BY seq",
+            (run_id,),
+        ).fetchall()
+        return [OutputLine(*row) for row in rows]
+
+    def unfinished_runs(self) -> list[Run]:
+        marks = ",".join("?" * len(FINAL_STATUSES))
+        rows = self._db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN ({marks})", tuple(FINAL_STATUSES)
+        ).fetchall()
+        return [_run_from_row(row) for row in rows]
+
+
+def _filters(**equal: str | None) -> tuple[str, tuple[Any, ...]]:
+    clauses = [(f"{column}=?", value) for column, value in equal.items() if value is not None]
+    if not clauses:
+        return "", ()
+    return " WHERE " + " AND ".join(c for c, _ in clauses), tuple(v for _, v in clauses)
+
+
+def _run_from_row(row: tuple[Any, ...]) -> Run:
+    (run_id, scenario_id, params, status, created, started, finished, error, code, seq) = row
+    duration = round(finished - started, 6) if started and finished else None
+    return Run(
+        id=run_id,
+        scenario_id=scenario_id,
+        params=msgspec.json.decode(params),
+        status=status,
+        created_at=_datetime(created),
+        started_at=_datetime(started) if started else None,
+        finished_at=_datetime(finished) if finished else None,
+        duration_s=duration,
+        error=error,
+        exit_code=code,
+        last_seq=seq,
+    )
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _datetime(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+def _timestamp(moment: datetime | None) -> float | None:
+    return None if moment is None else moment.timestamp()
