@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from paralab.lab.catalog import threads
+from paralab.lab.catalog import calibration, pitfalls, threads
 from paralab.lab.scenario import Scenario
 
 PARTS = {
     "T": "Thread-based parallelism",
     "P": "Process-based parallelism",
     "L": "Data-parallel labs",
+    "X": "Pitfalls",
+    "C": "Calibration",
 }
 
-SCENARIOS: dict[str, Scenario] = {scenario.id: scenario for scenario in threads.SCENARIOS}
+SCENARIOS: dict[str, Scenario] = {
+    scenario.id: scenario for scenario in [*threads.SCENARIOS, *pitfalls.SCENARIOS, *calibration.SCENARIOS]
+}
 
 
 def find(scenario_id: str) -> Scenario | None:
