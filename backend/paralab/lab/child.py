@@ -55,7 +55,7 @@ def main() -> int:
     emitter = Emitter(events_fd, request.origin_ns)
     traced.install(emitter)
     threading.current_thread().name = "main"
-    sys.stdout = _PrintToEvents()  # type: ignore[assignment]
+    sys.stdout = _PrintToEvents()
 
     scenario = find(request.scenario_id)
     if scenario is None:

@@ -31,14 +31,14 @@ class EventBase(msgspec.Struct, frozen=True, kw_only=True, tag_field="type"):
     seq: int = 0
 
 
-class RunLifecycle(EventBase, tag="run"):
+class RunLifecycle(EventBase, frozen=True, tag="run"):
     """The run changed status; the final one carries the error (with traceback) if any."""
 
     status: RunStatus
     detail: str = ""
 
 
-class ActorStart(EventBase, tag="actor_start"):
+class ActorStart(EventBase, frozen=True, tag="actor_start"):
     """A thread or process began running ``actor``'s code."""
 
     kind: Literal["thread", "process", "main"]
@@ -46,12 +46,12 @@ class ActorStart(EventBase, tag="actor_start"):
     parent: str = ""
 
 
-class ActorEnd(EventBase, tag="actor_end"):
+class ActorEnd(EventBase, frozen=True, tag="actor_end"):
     kind: Literal["thread", "process", "main"]
     exit_code: int | None = None
 
 
-class Wait(EventBase, tag="wait"):
+class Wait(EventBase, frozen=True, tag="wait"):
     """``actor`` blocks on ``obj`` (a named primitive). ``value``: semaphore counter,
     barrier arrivals so far, or queue size, at the moment of the call."""
 
@@ -60,56 +60,56 @@ class Wait(EventBase, tag="wait"):
     value: int | None = None
 
 
-class Acquired(EventBase, tag="acquired"):
+class Acquired(EventBase, frozen=True, tag="acquired"):
     primitive: Primitive
     obj: str
     value: int | None = None
 
 
-class Released(EventBase, tag="released"):
+class Released(EventBase, frozen=True, tag="released"):
     primitive: Primitive
     obj: str
     value: int | None = None
 
 
-class QueuePut(EventBase, tag="queue_put"):
+class QueuePut(EventBase, frozen=True, tag="queue_put"):
     queue: str
     item: str
     size: int
 
 
-class QueueGet(EventBase, tag="queue_get"):
+class QueueGet(EventBase, frozen=True, tag="queue_get"):
     queue: str
     item: str
     size: int
 
 
-class TaskStart(EventBase, tag="task_start"):
+class TaskStart(EventBase, frozen=True, tag="task_start"):
     """A pool worker starts task ``task`` (its index in the submitted work)."""
 
     pool: str
     task: int
 
 
-class TaskEnd(EventBase, tag="task_end"):
+class TaskEnd(EventBase, frozen=True, tag="task_end"):
     pool: str
     task: int
 
 
-class Output(EventBase, tag="output"):
+class Output(EventBase, frozen=True, tag="output"):
     """One line the scenario printed (``stream`` is ``stderr`` for raw process output)."""
 
     line: str
     stream: Literal["stdout", "stderr"] = "stdout"
 
 
-class Metric(EventBase, tag="metric"):
+class Metric(EventBase, frozen=True, tag="metric"):
     name: str
     value: float
     unit: str = ""
 
 
-class Progress(EventBase, tag="progress"):
+class Progress(EventBase, frozen=True, tag="progress"):
     done: int
     total: int
     label: str = ""

@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,16 +206,14 @@ class RunManager:
         )
         self._append(live, [event])
 
-    def _append(self, live: LiveRun, events: list[Event]) -> None:
+    def _append(self, live: LiveRun, events: Sequence[Event]) -> None:
         run = live.run
         rows: list[tuple[int, str, bytes]] = []
         outputs: list[Output] = []
         for event in events:
             run.last_seq += 1
             numbered = msgspec.structs.replace(event, seq=run.last_seq)
-            rows.append(
-                (run.last_seq, numbered.__struct_config__.tag, json_encoder.encode(numbered))
-            )  # type: ignore[arg-type]
+            rows.append((run.last_seq, _tag(numbered), json_encoder.encode(numbered)))
             if isinstance(numbered, Output):
                 outputs.append(numbered)
         self.store.append_events(run.id, rows, outputs)
@@ -234,6 +232,10 @@ class RunManager:
             with contextlib.suppress(Exception):
                 self._lifecycle(live, "failed", run.error)
             self.store.update_run(run)
+
+
+def _tag(event: Event) -> str:
+    return str(type(event).__struct_config__.tag)
 
 
 def is_final(status: str) -> bool:

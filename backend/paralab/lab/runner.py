@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import msgspec
 
 from paralab.lab.emitter import FrameReader
-from paralab.lab.events import Event, Output, RunLifecycle, msgpack_decoder
+from paralab.lab.events import Event, Output, RunLifecycle, RunStatus, msgpack_decoder
 
 EventSink = Callable[[Sequence[Event]], None]
 READ_SIZE = 1 << 16
@@ -28,7 +28,7 @@ READ_SIZE = 1 << 16
 
 @dataclass
 class Outcome:
-    status: str
+    status: RunStatus
     """succeeded | failed | cancelled | timed_out"""
     exit_code: int | None
     error: str = ""
@@ -93,7 +93,7 @@ async def run_child(
         _read_frames(process.stdout, forward),
         _read_stderr(process.stderr, forward, process.pid, origin_ns),
     )
-    status: str | None = await _wait_for_exit(process, handle, time_limit_s, grace_s)
+    status: RunStatus | None = await _wait_for_exit(process, handle, time_limit_s, grace_s)
     _kill_group(process.pid, signal.SIGKILL)  # leftovers (grandchildren) never outlive a run
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(readers, timeout=grace_s)
@@ -108,7 +108,7 @@ async def run_child(
 
 async def _wait_for_exit(
     process: asyncio.subprocess.Process, handle: ChildRun, time_limit_s: float, grace_s: float
-) -> str | None:
+) -> RunStatus | None:
     """Wait for the child; returns ``timed_out``/``cancelled`` if it had to be stopped."""
     exited = asyncio.ensure_future(process.wait())
     cancelled = asyncio.ensure_future(handle.cancel_requested.wait())
@@ -120,7 +120,7 @@ async def _wait_for_exit(
         cancelled.cancel()
     if exited in done:
         return None
-    status = "cancelled" if cancelled in done else "timed_out"
+    status: RunStatus = "cancelled" if cancelled in done else "timed_out"
     _kill_group(process.pid, signal.SIGTERM)
     try:
         await asyncio.wait_for(asyncio.shield(exited), timeout=grace_s)

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 from paralab.lab.emitter import Emitter
-from paralab.lab.events import Event as LabEvent
 from paralab.lab.events import (
     Acquired,
     ActorEnd,
@@ -28,6 +27,7 @@ from paralab.lab.events import (
     Released,
     Wait,
 )
+from paralab.lab.events import Event as LabEvent
 
 T = TypeVar("T")
 
@@ -179,7 +179,7 @@ class Semaphore:
 
     @property
     def value(self) -> int:
-        return int(self._sem._value)  # type: ignore[attr-defined]
+        return int(self._sem._value)
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
         emit(Wait, primitive="semaphore", obj=self.name, value=self.value)
@@ -275,12 +275,12 @@ class Queue(queue.Queue[T], Generic[T]):
         return item
 
     def _put(self, item: T) -> None:
-        super()._put(item)  # type: ignore[misc]
-        emit(QueuePut, queue=self.name, item=repr(item), size=len(self.queue))  # type: ignore[attr-defined]
+        super()._put(item)
+        emit(QueuePut, queue=self.name, item=repr(item), size=len(self.queue))
 
     def _get(self) -> T:
-        item: T = super()._get()  # type: ignore[misc]
-        emit(QueueGet, queue=self.name, item=repr(item), size=len(self.queue))  # type: ignore[attr-defined]
+        item: T = super()._get()
+        emit(QueueGet, queue=self.name, item=repr(item), size=len(self.queue))
         return item
 
 

@@ -92,7 +92,7 @@ class _Builder:
             case ActorEnd():
                 start = self.open.pop(("alive", event.pid, event.tid), None)
                 if start:
-                    args = {"kind": event.kind, "exit_code": event.exit_code}
+                    args: dict[str, Any] = {"kind": event.kind, "exit_code": event.exit_code}
                     self.slice(start, event.t_ns, event.actor, "actor", args)
             case Wait():
                 self.open[("wait", event.tid, event.primitive, event.obj)] = event
@@ -133,7 +133,9 @@ class _Builder:
                 if event.primitive == "sleep"
                 else f"wait {event.primitive} {event.obj}"
             )
-            self.slice(waited, event.t_ns, name, "blocked", {"value": waited.value})
+            self.slice(
+                waited, event.t_ns, name, "blocked", {"value": getattr(waited, "value", None)}
+            )
         if event.primitive == "barrier":
             self.instant(event, f"passed {event.obj}", "barrier", {"index": event.value})
         first_hold = event.primitive != "rlock" or event.value == 1

@@ -14,7 +14,8 @@ PARTS = {
 }
 
 SCENARIOS: dict[str, Scenario] = {
-    scenario.id: scenario for scenario in [*threads.SCENARIOS, *pitfalls.SCENARIOS, *calibration.SCENARIOS]
+    scenario.id: scenario
+    for scenario in [*threads.SCENARIOS, *pitfalls.SCENARIOS, *calibration.SCENARIOS]
 }
 
 
