@@ -13,7 +13,7 @@ from paralab.settings import Settings
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var")
+    return Settings(data_dir=tmp_path / "var", models_dir=tmp_path / "no-models")
 
 
 @pytest.fixture

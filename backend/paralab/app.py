@@ -13,11 +13,14 @@ from litestar.static_files import create_static_files_router
 
 from paralab import __version__
 from paralab.api.health import HealthController
+from paralab.api.metrics import prometheus_metrics
+from paralab.api.models import ModelController
 from paralab.api.runs import RunController
 from paralab.api.scenarios import ScenarioController
 from paralab.api.ws import run_events_socket
 from paralab.errors import EXCEPTION_HANDLERS
 from paralab.health import CheckResult, Readiness
+from paralab.inference.service import InferenceService
 from paralab.lab.manager import RunManager
 from paralab.runs.store import RunStore
 from paralab.settings import Settings
@@ -50,18 +53,22 @@ def openapi_config() -> OpenAPIConfig:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the ParaLab app; services start and stop with the app's lifespan."""
     settings = settings or Settings.from_env()
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         readiness: Readiness = app.state.readiness
         store = RunStore(settings.data_dir / "runs.sqlite3")
         manager = RunManager(store, settings)
         app.state.run_manager = manager
-        readiness.register(
-            "run_store", lambda: CheckResult(store.healthy(), str(store.path))
-        )
+        readiness.register("run_store", lambda: CheckResult(store.healthy(), str(store.path)))
+        inference = InferenceService(settings)
+        app.state.inference = inference
+        readiness.register("models", inference.readiness)
+        await inference.start()
         try:
             yield
         finally:
+            await inference.stop()
             await manager.shutdown()
             store.close()
 
@@ -77,6 +84,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             HealthController,
             ScenarioController,
             RunController,
+            ModelController,
+            prometheus_metrics,
             run_events_socket,
             frontend,
         ],

@@ -14,7 +14,9 @@ from paralab.settings import Settings
 FINAL = {"succeeded", "failed", "cancelled", "timed_out"}
 
 
-def wait_until_final(client: TestClient[Litestar], run_id: str, timeout: float = 60) -> dict[str, Any]:
+def wait_until_final(
+    client: TestClient[Litestar], run_id: str, timeout: float = 60
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         run: dict[str, Any] = client.get(f"/api/runs/{run_id}").json()
@@ -101,7 +103,9 @@ def test_history_filters_by_scenario_and_status(client: TestClient[Litestar]) ->
 
 
 def test_full_queue_answers_429_and_creates_nothing(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, max_concurrent_runs=1, run_queue_size=1)
+    settings = Settings(
+        data_dir=tmp_path, models_dir=tmp_path / "none", max_concurrent_runs=1, run_queue_size=1
+    )
     with TestClient(create_app(settings)) as client:
         first = start(client, "X1.1", detect=False)
         second = start(client, "X1.1", detect=False)
@@ -150,7 +154,9 @@ def test_malformed_json_body_is_400(client: TestClient[Litestar]) -> None:
 
 
 def test_oversized_body_is_413(tmp_path: Path) -> None:
-    with TestClient(create_app(Settings(data_dir=tmp_path, max_body_bytes=1024))) as client:
+    with TestClient(
+        create_app(Settings(data_dir=tmp_path, models_dir=tmp_path / "none", max_body_bytes=1024))
+    ) as client:
         padding = "x" * 2048
         response = client.post(
             "/api/runs", json={"scenario_id": "T1.1", "params": {"pad": padding}}
@@ -160,7 +166,9 @@ def test_oversized_body_is_413(tmp_path: Path) -> None:
         assert client.get("/api/runs").json()["total"] == 0
 
 
-@pytest.mark.parametrize("path", ["/api/runs/nope", "/api/runs/nope/events", "/api/runs/nope/trace"])
+@pytest.mark.parametrize(
+    "path", ["/api/runs/nope", "/api/runs/nope/events", "/api/runs/nope/trace"]
+)
 def test_unknown_run_is_404(client: TestClient[Litestar], path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
@@ -168,7 +176,7 @@ def test_unknown_run_is_404(client: TestClient[Litestar], path: str) -> None:
 
 
 def test_finished_runs_survive_a_restart_and_unfinished_ones_are_marked(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
+    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "none")
     with TestClient(create_app(settings)) as client:
         done = wait_until_final(client, start(client, "T1.1", threads=2)["id"])
         before = client.get(f"/api/runs/{done['id']}/events").json()["events"]

@@ -105,15 +105,19 @@ def test_malformed_message_gets_an_error_frame_and_the_socket_stays_usable(
 
 
 def test_unknown_run_closes_with_4404(client: TestClient[Litestar]) -> None:
-    with client.websocket_connect("/ws/runs/nope") as ws, pytest.raises(WebSocketDisconnect) as closed:
+    with (
+        client.websocket_connect("/ws/runs/nope") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
         ws.receive_json()
     assert closed.value.code == 4404
 
 
 def test_bad_from_seq_closes_with_4400(client: TestClient[Litestar]) -> None:
     run = wait_until_final(client, start(client, "T1.1", threads=1)["id"])
-    with client.websocket_connect(f"/ws/runs/{run['id']}?from_seq=0") as ws, pytest.raises(
-        WebSocketDisconnect
-    ) as closed:
+    with (
+        client.websocket_connect(f"/ws/runs/{run['id']}?from_seq=0") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
         ws.receive_json()
     assert closed.value.code == 4400

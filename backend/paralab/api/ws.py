@@ -27,8 +27,10 @@ CLOSE_UNKNOWN_RUN = 4404
 CLOSE_BAD_REQUEST = 4400
 
 
-class ClientMessage(msgspec.Struct, frozen=True, tag_field="type", tag="ping"):
+class ClientMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """The only message a client sends today: ``{"type": "ping"}``."""
+
+    type: Literal["ping"]
 
 
 class EndFrame(msgspec.Struct, frozen=True, tag_field="type", tag="end"):
@@ -90,7 +92,7 @@ async def _answer_client(socket: WebSocket[object, object, State]) -> None:
         try:
             _client_decoder.decode(text)
         except msgspec.DecodeError as exc:
-            frame = ErrorFrame(error="bad_message", detail=f"{exc}; send {{\"type\": \"ping\"}}")
+            frame = ErrorFrame(error="bad_message", detail=f'{exc}; send {{"type": "ping"}}')
             await socket.send_text(_encoder.encode(frame).decode())
             continue
         await socket.send_text(PONG.decode())

@@ -1,0 +1,83 @@
+"""Decode and validate uploaded images (runs in pool workers, never in the web process)."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+MAX_SIDE = 20_000
+
+
+@dataclass(frozen=True)
+class ImageError(Exception):
+    """A request-level problem with the image, with the HTTP status it deserves."""
+
+    status_code: int
+    error: str
+    detail: str
+
+
+def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
+    """Bytes -> an upright RGB image, or ``ImageError`` naming the problem.
+
+    Animated images give their first frame; EXIF orientation is applied; palette,
+    grayscale, 16-bit, CMYK and alpha images are converted (alpha over white).
+    """
+    if not data:
+        raise ImageError(400, "empty_body", "The request has no image data.")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            _check_size(image.size, max_pixels)
+            image.seek(0)
+            image.load()
+    except ImageError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(413, "image_too_large", f"The image has more than {max_pixels:,} pixels.")
+    except UnidentifiedImageError:
+        raise ImageError(415, "not_an_image", "The data is not an image format we can read.")
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(422, "corrupt_image", f"The image could not be decoded: {exc}.")
+    image = ImageOps.exif_transpose(image)
+    return _to_rgb(image)
+
+
+def _check_size(size: tuple[int, int], max_pixels: int) -> None:
+    width, height = size
+    if width < 1 or height < 1:
+        raise ImageError(422, "corrupt_image", f"The image has no pixels ({width}x{height}).")
+    if width > MAX_SIDE or height > MAX_SIDE or width * height > max_pixels:
+        raise ImageError(
+            413,
+            "image_too_large",
+            f"The image is {width}x{height}; the limit is {max_pixels:,} pixels "
+            f"and {MAX_SIDE:,} per side.",
+        )
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = array.max() or 1.0
+        image = Image.fromarray((array / peak * 255).astype(np.uint8), mode="L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, image.convert("RGBA")).convert("RGB")
+    return image.convert("RGB")
+
+
+def to_model_input(image: Image.Image, height: int, width: int) -> NDArray[np.float32]:
+    """Resize (bilinear, no crop) to the model's input; raw 0..255 float32 RGB."""
+    resized = image.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)

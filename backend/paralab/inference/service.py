@@ -1,0 +1,235 @@
+"""The inference service: model registry, worker pool, micro-batchers, health, metrics.
+
+A worker that dies breaks the pool: requests it held get 503 + Retry-After, readiness
+turns false, and a new pool is built and warmed before readiness turns true again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from concurrent.futures import Executor
+from concurrent.futures.process import BrokenProcessPool
+from functools import partial
+from pathlib import Path
+
+from paralab.errors import InvalidInput, NotFound, ParaLabError, Unavailable
+from paralab.health import CheckResult
+from paralab.inference import pool as pools
+from paralab.inference import worker
+from paralab.inference.batcher import MicroBatcher
+from paralab.inference.metrics import InferenceMetrics
+from paralab.inference.registry import load_manifests
+from paralab.inference.schemas import ImageFailure, Prediction, Variant
+from paralab.settings import Settings
+from paralab.training.manifest import Manifest
+
+log = logging.getLogger(__name__)
+WATCH_INTERVAL_S = 0.5
+WARMUP_ATTEMPTS = 20
+
+
+class ImageRejected(ParaLabError):
+    def __init__(self, failure: ImageFailure) -> None:
+        super().__init__(failure.detail)
+        self.status_code = failure.status_code
+        self.error = failure.error
+
+
+class InferenceTimeout(ParaLabError):
+    status_code = 504
+    error = "inference_timeout"
+
+
+class InferenceService:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = InferenceMetrics()
+        self.manifests: dict[str, Manifest] = {
+            manifest.name: manifest
+            for _, manifest in load_manifests(Path(settings.models_dir), settings.model_names)
+        }
+        self._executor: Executor | None = None
+        self._ready = False
+        self._detail = "starting"
+        self._batchers: dict[tuple[str, str], MicroBatcher[bytes, Prediction | ImageFailure]] = {}
+        self._pending = 0
+        self._rebuild_task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start loading in the background; readiness says when the models are loaded."""
+        if not self.manifests:
+            self._ready = True  # nothing to load: the lab alone is a valid deployment
+            self._detail = f"no models configured in {self.settings.models_dir}"
+            return
+        self._rebuild_task = asyncio.create_task(self._build_pool())
+        self._watch_task = asyncio.create_task(self._watch())
+
+    async def stop(self) -> None:
+        for task in (self._watch_task, self._rebuild_task):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        for batcher in self._batchers.values():
+            await batcher.close()
+        self._shutdown_executor()
+
+    def readiness(self) -> CheckResult:
+        return CheckResult(self._ready, self._detail)
+
+    @property
+    def ready(self) -> bool:
+        return self._ready
+
+    # --- queries ------------------------------------------------------------------
+
+    def manifest(self, name: str) -> Manifest:
+        manifest = self.manifests.get(name)
+        if manifest is None:
+            raise NotFound(f"Unknown model {name!r}: see GET /api/models.")
+        return manifest
+
+    async def predict(self, name: str, variant: Variant, payload: bytes) -> Prediction:
+        """One image through the model's micro-batcher; raises a ParaLabError on failure."""
+        manifest = self.manifest(name)
+        if variant not in manifest.files:
+            known = ", ".join(manifest.files)
+            raise InvalidInput(f"Model {name} has no variant {variant!r} (has: {known}).")
+        started = time.perf_counter()
+        status = 200
+        try:
+            result = await self._predict(name, variant, payload)
+        except ParaLabError as exc:
+            status = exc.status_code
+            raise
+        finally:
+            self.metrics.requests.labels(name, variant, str(status)).inc()
+            self.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return result
+
+    async def _predict(self, name: str, variant: Variant, payload: bytes) -> Prediction:
+        if not self._ready:
+            raise Unavailable(f"Models are not loaded yet ({self._detail}).", retry_after_s=5)
+        if self._pending >= self.settings.inference_queue_size:
+            raise Unavailable("The inference queue is full; retry shortly.", retry_after_s=1)
+        self._pending += 1
+        batcher = self._batcher(name, variant)
+        self.metrics.queue_depth.labels(name).set(batcher.depth + 1)
+        try:
+            result = await asyncio.wait_for(
+                batcher.submit(payload), timeout=self.settings.inference_timeout_s
+            )
+        except TimeoutError:
+            raise InferenceTimeout(
+                f"Inference took longer than {self.settings.inference_timeout_s:g} s."
+            ) from None
+        except BrokenProcessPool:
+            self._pool_broken("a worker died while holding this request")
+            raise Unavailable(
+                "An inference worker died while holding this request; retry shortly.",
+                retry_after_s=5,
+            ) from None
+        finally:
+            self._pending -= 1
+            self.metrics.queue_depth.labels(name).set(batcher.depth)
+        if isinstance(result, ImageFailure):
+            raise ImageRejected(result)
+        return result
+
+    def _batcher(
+        self, name: str, variant: Variant
+    ) -> MicroBatcher[bytes, Prediction | ImageFailure]:
+        key = (name, variant)
+        if key not in self._batchers:
+            self._batchers[key] = MicroBatcher(
+                partial(self._run_batch, name, variant),
+                max_batch_size=self.settings.max_batch_size,
+                max_delay_s=self.settings.max_batch_delay_ms / 1000,
+                max_in_flight=max(2, 2 * self.settings.inference_workers),
+                on_batch=self.metrics.batch_size.labels(name).observe,
+            )
+        return self._batchers[key]
+
+    async def _run_batch(
+        self, name: str, variant: Variant, payloads: list[bytes]
+    ) -> list[Prediction | ImageFailure]:
+        executor = self._executor
+        if executor is None or not self._ready:
+            raise BrokenProcessPool("the worker pool is being rebuilt")
+        call = partial(
+            worker.predict_batch, name, variant, payloads, self.settings.max_image_pixels
+        )
+        return await asyncio.get_running_loop().run_in_executor(executor, call)
+
+    # --- the pool -----------------------------------------------------------------
+
+    async def _build_pool(self) -> None:
+        names = sorted(self.manifests)
+        self._ready = False
+        self.metrics.ready.set(0)
+        self._detail = f"loading {', '.join(names)} in {self.settings.inference_workers} workers"
+        self._shutdown_executor()
+        if self.settings.executor == "dask":
+            self._executor = await asyncio.to_thread(pools.dask_executor, self.settings, names)
+        else:
+            self._executor = pools.local_pool(self.settings, names)
+        try:
+            await self._warm_up(self._executor, names)
+        except Exception as exc:
+            self._detail = f"workers failed to load the models: {exc!r}"
+            log.exception("inference pool failed to start")
+            return
+        self._ready = True
+        self.metrics.ready.set(1)
+        self._detail = f"{', '.join(names)} loaded in {self.settings.inference_workers} workers"
+
+    async def _warm_up(self, executor: Executor, names: list[str]) -> None:
+        """Wait until every worker reports the models loaded."""
+        loop = asyncio.get_running_loop()
+        seen: set[int] = set()
+        wanted = self.settings.inference_workers if self.settings.executor == "local" else 1
+        for _ in range(WARMUP_ATTEMPTS):
+            calls = [
+                loop.run_in_executor(executor, worker.loaded_models, 0.2) for _ in range(wanted)
+            ]
+            for pid, loaded in await asyncio.gather(*calls):
+                if set(loaded) != set(names):
+                    raise RuntimeError(f"worker {pid} loaded {loaded}, expected {names}")
+                seen.add(pid)
+            if len(seen) >= wanted:
+                return
+        raise RuntimeError(f"only {len(seen)} of {wanted} workers answered")
+
+    def _pool_broken(self, reason: str) -> None:
+        if self._rebuild_task and not self._rebuild_task.done():
+            return
+        log.warning("inference pool broken (%s); rebuilding", reason)
+        self._ready = False
+        self.metrics.ready.set(0)
+        self._detail = f"rebuilding the worker pool: {reason}"
+        self.metrics.worker_restarts.inc()
+        self._rebuild_task = asyncio.create_task(self._build_pool())
+
+    async def _watch(self) -> None:
+        """Notice a dead worker even when no request is running."""
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL_S)
+            executor = self._executor
+            if self._ready and getattr(executor, "_broken", False):
+                self._pool_broken("a worker process died")
+
+    def _shutdown_executor(self) -> None:
+        executor, self._executor = self._executor, None
+        if executor is None:
+            return
+        processes = list(getattr(executor, "_processes", {}).values())
+        executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.kill()

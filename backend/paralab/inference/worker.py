@@ -1,0 +1,189 @@
+"""The pool worker: loads every model once, then serves whole batches.
+
+Runs only in pool processes (spawned or forked from a forkserver that preloaded
+TensorFlow), never in the web process. Keras models run through one ``tf.function``
+with a fixed input signature, so no call retraces and ``predict()`` is never used.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from paralab.inference.images import ImageError, decode_rgb, to_model_input
+from paralab.inference.registry import load_manifests
+from paralab.inference.schemas import (
+    Classification,
+    ImageFailure,
+    Prediction,
+    Score,
+    Segmentation,
+    Variant,
+)
+from paralab.training.manifest import Manifest
+
+TOP_K = 5
+PALETTE = np.array([[255, 64, 64], [40, 90, 200], [255, 210, 0]], dtype=np.float32)
+"""pet: red, background: blue, border: yellow."""
+OVERLAY_ALPHA = 0.45
+
+Forward = Callable[[NDArray[np.float32]], NDArray[np.float32]]
+
+
+@dataclass
+class LoadedModel:
+    manifest: Manifest
+    forwards: dict[str, Forward]
+
+
+_models: dict[str, LoadedModel] = {}
+
+
+def initialize(models_dir: str, names: Sequence[str], intra_op_threads: int) -> None:
+    """Pool initializer: set TF threads before any op, load and warm every model."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    for folder, manifest in load_manifests(Path(models_dir), names):
+        forwards = {variant: _load_variant(folder, manifest, variant) for variant in manifest.files}
+        loaded = LoadedModel(manifest=manifest, forwards=forwards)
+        height, width, _ = manifest.input_size
+        for forward in forwards.values():
+            forward(np.zeros((1, height, width, 3), dtype=np.float32))
+        _models[manifest.name] = loaded
+
+
+def loaded_models(linger_s: float = 0.0) -> tuple[int, list[str]]:
+    """(pid, model names) of this worker: the service's proof that a worker is ready.
+
+    ``linger_s`` keeps the worker busy briefly so a warm-up reaches every worker."""
+    time.sleep(linger_s)
+    return os.getpid(), sorted(_models)
+
+
+def _load_variant(folder: Path, manifest: Manifest, variant: str) -> Forward:
+    path = folder / manifest.files[variant].file
+    if variant == "keras":
+        return _keras_forward(path, manifest)
+    return _litert_forward(path)
+
+
+def _keras_forward(path: Path, manifest: Manifest) -> Forward:
+    import keras
+    import tensorflow as tf
+
+    model = keras.models.load_model(path, compile=False)
+    height, width, channels = manifest.input_size
+    signature = [tf.TensorSpec([None, height, width, channels], tf.float32)]
+    compiled = tf.function(lambda x: model(x, training=False), input_signature=signature)
+
+    def forward(batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        return np.asarray(compiled(tf.constant(batch)))
+
+    return forward
+
+
+def _litert_forward(path: Path) -> Forward:
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path), num_threads=1)
+    interpreter.allocate_tensors()
+    input_index = interpreter.get_input_details()[0]["index"]
+    output_index = interpreter.get_output_details()[0]["index"]
+
+    def forward(batch: NDArray[np.float32]) -> NDArray[np.float32]:
+        # The converted graphs have batch size 1: run the images one after another.
+        outputs = []
+        for image in batch:
+            interpreter.set_tensor(input_index, image[np.newaxis])
+            interpreter.invoke()
+            outputs.append(interpreter.get_tensor(output_index)[0])
+        return np.stack(outputs)
+
+    return forward
+
+
+def predict_batch(
+    model_name: str, variant: Variant, payloads: Sequence[bytes], max_pixels: int
+) -> list[Prediction | ImageFailure]:
+    """Decode, resize, run one forward pass over the batch, post-process each image."""
+    loaded = _models[model_name]
+    manifest = loaded.manifest
+    height, width, _ = manifest.input_size
+    results: list[Prediction | ImageFailure | None] = [None] * len(payloads)
+    images: list[Image.Image] = []
+    slots: list[int] = []
+    for index, payload in enumerate(payloads):
+        try:
+            image = decode_rgb(payload, max_pixels)
+        except ImageError as exc:
+            results[index] = ImageFailure(exc.status_code, exc.error, exc.detail)
+            continue
+        images.append(image)
+        slots.append(index)
+    if images:
+        batch = np.stack([to_model_input(image, height, width) for image in images])
+        outputs = loaded.forwards[variant](batch)
+        for slot, image, output in zip(slots, images, outputs, strict=True):
+            results[slot] = _postprocess(manifest, variant, image, output)
+    return [r for r in results if r is not None]
+
+
+def _postprocess(
+    manifest: Manifest, variant: Variant, image: Image.Image, output: NDArray[np.float32]
+) -> Prediction:
+    if manifest.task == "classification":
+        return _classification(manifest, variant, output)
+    return _segmentation(manifest, variant, image, output)
+
+
+def _classification(
+    manifest: Manifest, variant: Variant, probabilities: NDArray[np.float32]
+) -> Classification:
+    order = np.argsort(probabilities)[::-1][:TOP_K]
+    scores = [Score(manifest.classes[i], round(float(probabilities[i]), 6)) for i in order]
+    return Classification(
+        model=manifest.name, variant=variant, label=scores[0].label, scores=scores
+    )
+
+
+def _segmentation(
+    manifest: Manifest, variant: Variant, image: Image.Image, probabilities: NDArray[np.float32]
+) -> Segmentation:
+    small_mask = Image.fromarray(np.argmax(probabilities, axis=-1).astype(np.uint8), mode="L")
+    mask = small_mask.resize(image.size, Image.Resampling.NEAREST)
+    indices = np.asarray(mask)
+    counts = np.bincount(indices.ravel(), minlength=len(manifest.classes))
+    fractions = {
+        c: round(float(n) / indices.size, 6) for c, n in zip(manifest.classes, counts, strict=True)
+    }
+    photo = np.asarray(image, dtype=np.float32)
+    blended = photo * (1 - OVERLAY_ALPHA) + PALETTE[indices] * OVERLAY_ALPHA
+    overlay = Image.fromarray(blended.astype(np.uint8), mode="RGB")
+    return Segmentation(
+        model=manifest.name,
+        variant=variant,
+        classes=list(manifest.classes),
+        width=image.width,
+        height=image.height,
+        class_fractions=fractions,
+        mask_png=_png_base64(mask),
+        overlay_png=_png_base64(overlay),
+    )
+
+
+def _png_base64(image: Image.Image) -> str:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=3)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
