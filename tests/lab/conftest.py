@@ -16,7 +16,9 @@ RunScenario = Callable[..., tuple[Outcome, list[Event]]]
 def run_scenario() -> RunScenario:
     """Run a catalog scenario in its own process, as the server does; return outcome + events."""
 
-    def run(scenario_id: str, time_limit_s: float = 60.0, **params: Any) -> tuple[Outcome, list[Event]]:
+    def run(
+        scenario_id: str, time_limit_s: float = 60.0, **params: Any
+    ) -> tuple[Outcome, list[Event]]:
         events: list[Event] = []
         outcome = asyncio.run(
             run_child(scenario_id, params, events.extend, time_limit_s=time_limit_s)
