@@ -6,6 +6,7 @@ const PAGES = {
   lab: () => import("./pages/lab.js"),
   inference: () => import("./pages/inference.js"),
   runs: () => import("./pages/runs.js"),
+  run: () => import("./pages/run.js"),
   about: () => import("./pages/about.js"),
 };
 
