@@ -15,10 +15,10 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from paralab.training.manifest import (  # noqa: E402
+from paralab.training.manifest import (
     Architecture,
     Manifest,
     ModelFile,
@@ -28,7 +28,7 @@ from paralab.training.manifest import (  # noqa: E402
     sha256_of,
     write_manifest,
 )
-from paralab.training.quantize import VARIANT_FILES, convert, save_weights_only  # noqa: E402
+from paralab.training.quantize import VARIANT_FILES, convert, save_weights_only
 
 SIZE = 16
 SHARPNESS = 20.0

@@ -125,7 +125,6 @@ class ModelController(Controller):
         "/{name:str}/predict",
         status_code=200,
         responses=error_responses(404, 413, 415, 422, 503, 504),
-        request_max_body_size=None,
     )
     async def predict(
         self,

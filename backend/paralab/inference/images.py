@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 20_000
+SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,10 @@ def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(413, "image_too_large", f"The image has more than {max_pixels:,} pixels.")
     except UnidentifiedImageError:
+        if data.startswith(SIGNATURES):
+            raise ImageError(
+                422, "corrupt_image", "The image is damaged: its header is unreadable."
+            )
         raise ImageError(415, "not_an_image", "The data is not an image format we can read.")
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(422, "corrupt_image", f"The image could not be decoded: {exc}.")
@@ -68,7 +73,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(image, dtype=np.float64)
         peak = array.max() or 1.0
-        image = Image.fromarray((array / peak * 255).astype(np.uint8), mode="L")
+        image = Image.fromarray((array / peak * 255).astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):

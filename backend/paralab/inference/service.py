@@ -87,6 +87,16 @@ class InferenceService:
     def ready(self) -> bool:
         return self._ready
 
+    @property
+    def pending(self) -> int:
+        """Requests accepted and not yet answered."""
+        return self._pending
+
+    def worker_pids(self) -> list[int]:
+        """Process ids of the local pool's workers (empty for a Dask executor)."""
+        processes = getattr(self._executor, "_processes", None) or {}
+        return sorted(processes)
+
     # --- queries ------------------------------------------------------------------
 
     def manifest(self, name: str) -> Manifest:

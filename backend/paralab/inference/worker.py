@@ -161,7 +161,7 @@ def _classification(
 def _segmentation(
     manifest: Manifest, variant: Variant, image: Image.Image, probabilities: NDArray[np.float32]
 ) -> Segmentation:
-    small_mask = Image.fromarray(np.argmax(probabilities, axis=-1).astype(np.uint8), mode="L")
+    small_mask = Image.fromarray(np.argmax(probabilities, axis=-1).astype(np.uint8))
     mask = small_mask.resize(image.size, Image.Resampling.NEAREST)
     indices = np.asarray(mask)
     counts = np.bincount(indices.ravel(), minlength=len(manifest.classes))
@@ -170,7 +170,7 @@ def _segmentation(
     }
     photo = np.asarray(image, dtype=np.float32)
     blended = photo * (1 - OVERLAY_ALPHA) + PALETTE[indices] * OVERLAY_ALPHA
-    overlay = Image.fromarray(blended.astype(np.uint8), mode="RGB")
+    overlay = Image.fromarray(blended.astype(np.uint8))
     return Segmentation(
         model=manifest.name,
         variant=variant,

@@ -1,0 +1,129 @@
+"""A worker killed with SIGKILL: its requests get 503, readiness tells the truth, it comes back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from litestar import Litestar
+from litestar.testing import TestClient
+from PIL import Image
+
+from paralab.app import create_app
+from paralab.inference.service import InferenceService
+from paralab.settings import Settings
+from tests.inference.conftest import encode, solid, wait_ready
+
+
+@pytest.fixture
+def fault_client(tiny_models_dir: Path, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
+    settings = Settings(
+        data_dir=tmp_path,
+        models_dir=tiny_models_dir,
+        inference_workers=1,
+        max_image_pixels=9_000_000,
+    )
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        yield client
+
+
+def slow_image() -> bytes:
+    """A large but highly compressible image: seconds of work in the worker, few bytes."""
+    gradient = np.tile(np.linspace(0, 255, 2800, dtype=np.uint8), (2800, 1))
+    return encode(Image.fromarray(np.stack([gradient] * 3, axis=-1)))
+
+
+def test_killed_worker_answers_503_reports_not_ready_and_is_replaced(
+    fault_client: TestClient[Litestar],
+) -> None:
+    service: InferenceService = fault_client.app.state.inference
+    (old_pid,) = service.worker_pids()
+    answer: dict[str, object] = {}
+
+    def held_request() -> None:
+        response = fault_client.post(
+            "/api/models/colour-fcn/predict",
+            content=slow_image(),
+            headers={"content-type": "image/png"},
+        )
+        answer["status"] = response.status_code
+        answer["retry_after"] = response.headers.get("retry-after")
+        answer["body"] = response.json()
+
+    request = threading.Thread(target=held_request)
+    request.start()
+    while service.pending == 0:
+        time.sleep(0.005)
+    time.sleep(0.2)  # the batch is in the worker now
+    os.kill(old_pid, signal.SIGKILL)
+    request.join(timeout=60)
+
+    assert answer["status"] == 503, answer
+    assert answer["retry_after"]
+    wait_ready(fault_client)
+    (new_pid,) = service.worker_pids()
+    assert new_pid != old_pid
+    assert "paralab_inference_worker_restarts_total 1.0" in fault_client.get("/metrics").text
+    response = fault_client.post(
+        "/api/models/colour-cnn/predict", content=encode(solid((20, 20, 230)))
+    )
+    assert response.json()["label"] == "blue"
+
+
+def test_full_queue_is_503_and_slow_inference_is_504(tiny_models_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        models_dir=tiny_models_dir,
+        inference_workers=1,
+        inference_queue_size=2,
+        inference_timeout_s=1.0,
+        max_image_pixels=9_000_000,
+    )
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        service: InferenceService = client.app.state.inference
+        statuses: list[int] = []
+        slow = slow_image()
+
+        def post_slow() -> None:
+            response = client.post("/api/models/colour-fcn/predict", content=slow)
+            statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=post_slow) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        while service.pending < 2:
+            time.sleep(0.005)
+        refused = client.post("/api/models/colour-cnn/predict", content=encode(solid((9, 9, 9))))
+        for thread in threads:
+            thread.join(timeout=60)
+    assert refused.status_code == 503
+    assert refused.json()["detail"].startswith("The inference queue is full")
+    assert refused.headers["retry-after"]
+    assert statuses == [504, 504]
+
+
+def test_an_idle_worker_that_dies_makes_readiness_false_until_replaced(
+    fault_client: TestClient[Litestar],
+) -> None:
+    service: InferenceService = fault_client.app.state.inference
+    (old_pid,) = service.worker_pids()
+    os.kill(old_pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while fault_client.get("/health/ready").status_code == 200:
+        assert time.monotonic() < deadline, "readiness never noticed the dead worker"
+        time.sleep(0.05)
+    body = fault_client.get("/health/ready").json()
+    assert body["checks"]["models"]["ready"] is False
+    refused = fault_client.post("/api/models/colour-cnn/predict", content=encode(solid((1, 2, 3))))
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"]
+    wait_ready(fault_client)
+    assert service.worker_pids() != [old_pid]
