@@ -22,7 +22,7 @@ import httpx
 import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import running_server  # noqa: E402
+from _server import running_server
 
 
 def start_run(url: str, scenario_id: str, **params: object) -> str:
@@ -102,7 +102,9 @@ def latency(url: str, seconds: float, clients: int = 10) -> None:
     p50 = statistics.median(delays)
     p99 = delays[int(len(delays) * 0.99) - 1]
     print(f"      {len(delays):,} latencies over {clients} clients")
-    print(f"      p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {delays[-1]:.2f} ms   (goal p99 <= 50 ms)")
+    print(
+        f"      p50 {p50:.2f} ms   p99 {p99:.2f} ms   max {delays[-1]:.2f} ms   (goal p99 <= 50 ms)"
+    )
 
 
 def main() -> int:
