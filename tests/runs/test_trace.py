@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -34,9 +35,7 @@ def test_lock_hold_slices_never_overlap(client: TestClient[Litestar]) -> None:
         (e["ts"], e["ts"] + e["dur"]) for e in trace["traceEvents"] if e["name"] == "hold counter"
     )
     assert len(holds) == 20
-    assert all(
-        end <= next_start for (_, end), (next_start, _) in zip(holds, holds[1:], strict=False)
-    )
+    assert all(end <= next_start for (_, end), (next_start, _) in itertools.pairwise(holds))
 
 
 def test_slices_nest_within_their_thread_lifetime(client: TestClient[Litestar]) -> None:

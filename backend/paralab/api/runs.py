@@ -8,9 +8,9 @@ from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from paralab.errors import error_responses
-from paralab.lab.events import Event, Metric, RunStatus, json_decoder
+from paralab.lab.events import Event, RunStatus, json_decoder
 from paralab.lab.manager import RunManager
-from paralab.runs.models import MetricValue, Run, RunDetail, RunPage
+from paralab.runs.models import Run, RunDetail, RunPage
 from paralab.runs.trace import chrome_trace
 
 
@@ -62,15 +62,10 @@ class RunController(Controller):
         """Status, timings, error, output lines and metrics of one run."""
         manager = _manager(state)
         run = manager.get(run_id)
-        metrics = [
-            MetricValue(name=m.name, value=m.value, unit=m.unit, actor=m.actor, t_ns=m.t_ns)
-            for stored in manager.store.events_of_type(run_id, "metric")
-            if isinstance(m := json_decoder.decode(stored.body), Metric)
-        ]
         return RunDetail(
             **msgspec.structs.asdict(run),
             output=manager.store.output(run_id),
-            metrics=metrics,
+            metrics=manager.store.metrics(run_id),
         )
 
     @post("/{run_id:str}/cancel", status_code=202, responses=error_responses(404, 409))

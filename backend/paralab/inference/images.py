@@ -34,22 +34,26 @@ def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data))
             _check_size(image.size, max_pixels)
             image.seek(0)
             image.load()
     except ImageError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(413, "image_too_large", f"The image has more than {max_pixels:,} pixels.")
+        raise ImageError(
+            413, "image_too_large", f"The image has more than {max_pixels:,} pixels."
+        ) from None
     except UnidentifiedImageError:
         if data.startswith(SIGNATURES):
             raise ImageError(
                 422, "corrupt_image", "The image is damaged: its header is unreadable."
-            )
-        raise ImageError(415, "not_an_image", "The data is not an image format we can read.")
+            ) from None
+        raise ImageError(
+            415, "not_an_image", "The data is not an image format we can read."
+        ) from None
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(422, "corrupt_image", f"The image could not be decoded: {exc}.")
+        raise ImageError(422, "corrupt_image", f"The image could not be decoded: {exc}.") from None
     image = ImageOps.exif_transpose(image)
     return _to_rgb(image)
 

@@ -34,13 +34,13 @@ def dask_executor(settings: Settings, names: list[str]) -> Executor:
     models_dir = str(Path(settings.models_dir))
     threads = settings.inference_threads_per_worker
 
-    class LoadModels(WorkerPlugin):  # type: ignore[misc]
+    class LoadModels(WorkerPlugin):
         def setup(self, worker: object) -> None:
             from paralab.inference import worker as model_worker
 
             model_worker.initialize(models_dir, names, threads)
 
-    client = Client(settings.dask_scheduler)
+    client = Client(settings.dask_scheduler)  # type: ignore[no-untyped-call]
     client.register_plugin(LoadModels(), name="paralab-models")
-    executor: Executor = client.get_executor()
+    executor: Executor = client.get_executor()  # type: ignore[no-untyped-call]
     return executor

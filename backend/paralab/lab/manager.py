@@ -23,6 +23,7 @@ from paralab.lab.catalog import find
 from paralab.lab.events import (
     FINAL_STATUSES,
     Event,
+    Metric,
     Output,
     RunLifecycle,
     RunStatus,
@@ -208,17 +209,21 @@ class RunManager:
 
     def _append(self, live: LiveRun, events: Sequence[Event]) -> None:
         run = live.run
-        rows: list[tuple[int, str, bytes]] = []
+        first_seq = run.last_seq + 1
+        bodies: list[bytes] = []
         outputs: list[Output] = []
-        for event in events:
-            run.last_seq += 1
-            numbered = msgspec.structs.replace(event, seq=run.last_seq)
-            rows.append((run.last_seq, _tag(numbered), json_encoder.encode(numbered)))
+        metrics: list[Metric] = []
+        for seq, event in enumerate(events, start=first_seq):
+            numbered = msgspec.structs.replace(event, seq=seq)
+            bodies.append(json_encoder.encode(numbered))
             if isinstance(numbered, Output):
                 outputs.append(numbered)
-        self.store.append_events(run.id, rows, outputs)
+            elif isinstance(numbered, Metric):
+                metrics.append(numbered)
+        run.last_seq = first_seq + len(bodies) - 1
+        self.store.append_events(run.id, first_seq, bodies, outputs, metrics)
         self.store.update_run(run)
-        batch = [(seq, body) for seq, _, body in rows]
+        batch = list(enumerate(bodies, start=first_seq))
         for queue in live.subscribers:
             queue.put_nowait(batch)
 
@@ -232,10 +237,6 @@ class RunManager:
             with contextlib.suppress(Exception):
                 self._lifecycle(live, "failed", run.error)
             self.store.update_run(run)
-
-
-def _tag(event: Event) -> str:
-    return str(type(event).__struct_config__.tag)
 
 
 def is_final(status: str) -> bool:

@@ -1,7 +1,9 @@
 """The embedded run store: stdlib sqlite3 in WAL mode, one file under ``data_dir``.
 
 Events are kept exactly as they were streamed (their JSON), so a finished run replays
-byte for byte. Output lines get their own table for quick console views.
+byte for byte. They are stored in chunks, one row per batch the child sent (newline-
+separated JSON, seq ``first_seq`` .. ``last_seq``): one B-tree insert per batch instead
+of per event. Output lines and metrics also get tables of their own for quick views.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 import msgspec
 
-from paralab.lab.events import FINAL_STATUSES, Output
-from paralab.runs.models import OutputLine, Run
+from paralab.lab.events import FINAL_STATUSES, Metric, Output
+from paralab.runs.models import MetricValue, OutputLine, Run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -31,11 +33,21 @@ CREATE TABLE IF NOT EXISTS runs (
     last_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS runs_by_created ON runs (created_at DESC);
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE IF NOT EXISTS event_chunks (
+    run_id TEXT NOT NULL,
+    first_seq INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (run_id, first_seq)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS metrics (
     run_id TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    type TEXT NOT NULL,
-    body BLOB NOT NULL,
+    t_ns INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value REAL NOT NULL,
+    unit TEXT NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS output (
@@ -57,7 +69,6 @@ RUN_COLUMNS = (
 
 class StoredEvent(msgspec.Struct, frozen=True):
     seq: int
-    type: str
     body: bytes
     """The event's JSON, as streamed."""
 
@@ -131,34 +142,54 @@ class RunStore:
         return [_run_from_row(row) for row in rows], int(total)
 
     def append_events(
-        self, run_id: str, events: Sequence[tuple[int, str, bytes]], outputs: Iterable[Output]
+        self,
+        run_id: str,
+        first_seq: int,
+        bodies: Sequence[bytes],
+        outputs: Iterable[Output] = (),
+        metrics: Iterable[Metric] = (),
     ) -> None:
-        """Store ``(seq, type, json)`` rows and the output lines among them, atomically."""
+        """Store one batch (seq ``first_seq`` on) and the output and metrics in it, atomically."""
         with self._db:
             self._db.execute("BEGIN")
-            self._db.executemany(
-                "INSERT INTO events (run_id, seq, type, body) VALUES (?, ?, ?, ?)",
-                [(run_id, seq, kind, body) for seq, kind, body in events],
+            self._db.execute(
+                "INSERT INTO event_chunks (run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)",
+                (run_id, first_seq, first_seq + len(bodies) - 1, b"\n".join(bodies)),
             )
             self._db.executemany(
                 "INSERT INTO output (run_id, seq, t_ns, actor, stream, line) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 [(run_id, o.seq, o.t_ns, o.actor, o.stream, o.line) for o in outputs],
             )
+            self._db.executemany(
+                "INSERT INTO metrics (run_id, seq, t_ns, actor, name, value, unit) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, m.seq, m.t_ns, m.actor, m.name, m.value, m.unit) for m in metrics],
+            )
 
     def events(self, run_id: str, from_seq: int = 1, limit: int = 10_000) -> list[StoredEvent]:
+        """Up to ``limit`` events from ``from_seq`` on, in order."""
+        found: list[StoredEvent] = []
         rows = self._db.execute(
-            "SELECT seq, type, body FROM events WHERE run_id=? AND seq>=? ORDER BY seq LIMIT ?",
-            (run_id, from_seq, limit),
-        ).fetchall()
-        return [StoredEvent(seq, kind, bytes(body)) for seq, kind, body in rows]
+            "SELECT first_seq, body FROM event_chunks WHERE run_id=? AND last_seq>=? "
+            "ORDER BY first_seq",
+            (run_id, from_seq),
+        )
+        for first_seq, body in rows:
+            for offset, line in enumerate(bytes(body).split(b"\n")):
+                seq = first_seq + offset
+                if seq >= from_seq:
+                    found.append(StoredEvent(seq, line))
+                    if len(found) == limit:
+                        return found
+        return found
 
-    def events_of_type(self, run_id: str, kind: str) -> list[StoredEvent]:
+    def metrics(self, run_id: str) -> list[MetricValue]:
         rows = self._db.execute(
-            "SELECT seq, type, body FROM events WHERE run_id=? AND type=? ORDER BY seq",
-            (run_id, kind),
+            "SELECT name, value, unit, actor, t_ns FROM metrics WHERE run_id=? ORDER BY seq",
+            (run_id,),
         ).fetchall()
-        return [StoredEvent(seq, k, bytes(body)) for seq, k, body in rows]
+        return [MetricValue(*row) for row in rows]
 
     def output(self, run_id: str) -> list[OutputLine]:
         rows = self._db.execute(
