@@ -51,22 +51,22 @@ class Conflict(ParaLabError):
     error = "conflict"
 
 
-class TooManyRequests(ParaLabError):
+class RetryLater(ParaLabError):
+    """Refused for now; ``Retry-After`` tells the client when to try again."""
+
+    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class TooManyRequests(RetryLater):
     status_code = 429
     error = "too_many_requests"
 
-    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
-        super().__init__(detail)
-        self.headers = {"Retry-After": str(retry_after_s)}
 
-
-class Unavailable(ParaLabError):
+class Unavailable(RetryLater):
     status_code = 503
     error = "unavailable"
-
-    def __init__(self, detail: str, retry_after_s: int = 1) -> None:
-        super().__init__(detail)
-        self.headers = {"Retry-After": str(retry_after_s)}
 
 
 class PayloadTooLarge(ParaLabError):
