@@ -7,7 +7,9 @@ writes (C code, subprocesses) reach the server as raw output and cannot corrupt 
 
 from __future__ import annotations
 
+import atexit
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -48,12 +50,21 @@ class _PrintToEvents:
             traced.emit(Output, line=rest)
 
 
+def _flush_and_exit(emitter: Emitter) -> None:
+    emitter.flush()
+    os._exit(128 + signal.SIGTERM)
+
+
 def main() -> int:
     request = msgspec.json.decode(sys.stdin.buffer.read(), type=StartRequest)
     events_fd = os.dup(1)
     os.dup2(2, 1)
     emitter = Emitter(events_fd, request.origin_ns)
     traced.install(emitter)
+    # Threads still running after main() (non-daemon) emit until the interpreter exits;
+    # SIGTERM (cancel, time limit) must not drop what is buffered either.
+    atexit.register(emitter.flush)
+    signal.signal(signal.SIGTERM, lambda *_: _flush_and_exit(emitter))
     threading.current_thread().name = "main"
     sys.stdout = _PrintToEvents()
 
@@ -77,6 +88,7 @@ def main() -> int:
         emitter.emit(RunLifecycle, status="failed", detail=detail)
     finally:
         emitter.emit(ActorEnd, kind="main", exit_code=exit_code)
+        emitter.flush()
     return exit_code
 
 

@@ -49,14 +49,16 @@ class RaceParams(Params, frozen=True, kw_only=True):
 def lost_updates(p: RaceParams, lab: Lab) -> None:
     counter = 0
     lock = lab.Lock("counter")
+    go = lab.Event("go")  # a starting gun, so the workers really run at the same time
 
     def increment() -> None:
         nonlocal counter
+        go.wait()
         for _ in range(p.increments):
             if p.use_lock:
                 lock.acquire()
             value = counter  # read
-            lab.sleep(0.001)  # another thread may read the same value now
+            lab.sleep(0.002)  # another thread may read the same value now
             counter = value + 1  # write: may overwrite someone else's update
             if p.use_lock:
                 lock.release()
@@ -64,6 +66,7 @@ def lost_updates(p: RaceParams, lab: Lab) -> None:
     workers = [lab.Thread(target=increment, name=f"worker-{i}") for i in range(p.threads)]
     for worker in workers:
         worker.start()
+    go.set()
     for worker in workers:
         worker.join()
     expected = p.threads * p.increments
