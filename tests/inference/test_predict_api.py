@@ -66,6 +66,7 @@ def test_segmenter_mask_is_right_at_the_uploaded_size(
     body = response.json()
     assert (body["width"], body["height"]) == (64, 48)
     assert body["classes"] == ["pet", "background", "border"]
+    assert set(body["palette"]) == set(body["classes"])
     mask = decode_png(body["mask_png"])
     assert mask.mode == "L"
     assert mask.size == (64, 48)

@@ -43,6 +43,8 @@ class ModelMetadata(msgspec.Struct, frozen=True, kw_only=True):
     """Per variant: file, bytes, sha256, runtime, latency_ms, metrics."""
     metrics: dict[str, float]
     """On the held-out split."""
+    latency_note: str
+    """How ``latency_ms`` of each variant was measured."""
     training: dict[str, Any]
     ready: bool
 
@@ -77,6 +79,7 @@ def _metadata(manifest: Manifest, ready: bool) -> ModelMetadata:
         classes=list(manifest.classes),
         variants=msgspec.to_builtins(manifest.files),
         metrics=dict(manifest.metrics),
+        latency_note=manifest.latency_note,
         training={
             "data": msgspec.to_builtins(manifest.training_data),
             "architecture": msgspec.to_builtins(manifest.architecture),

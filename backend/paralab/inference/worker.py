@@ -180,6 +180,7 @@ def _segmentation(
         class_fractions=fractions,
         mask_png=_png_base64(mask),
         overlay_png=_png_base64(overlay),
+        palette={c: [int(v) for v in PALETTE[i]] for i, c in enumerate(manifest.classes)},
     )
 
 
