@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
@@ -58,6 +59,15 @@ class InferenceService:
         self._pending = 0
         self._rebuild_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        threads = settings.inference_workers * settings.inference_threads_per_worker
+        if threads > (os.cpu_count() or 1):
+            log.warning(
+                "%d workers x %d TensorFlow threads oversubscribe %d cores: expect slower "
+                "inference (set PARALAB_INFERENCE_WORKERS / _THREADS_PER_WORKER)",
+                settings.inference_workers,
+                settings.inference_threads_per_worker,
+                os.cpu_count(),
+            )
 
     # --- lifecycle ----------------------------------------------------------------
 
