@@ -68,9 +68,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
-            await inference.stop()
-            await manager.shutdown()
-            store.close()
+            try:
+                await inference.stop()
+            finally:
+                try:
+                    await manager.shutdown()
+                finally:
+                    store.close()
 
     frontend = create_static_files_router(
         path="/",

@@ -59,6 +59,29 @@ class Settings:
     model_names: tuple[str, ...] = ()
     """Models to serve (empty: every model in ``models_dir``)."""
 
+    def __post_init__(self) -> None:
+        positive = (
+            "port",
+            "max_body_bytes",
+            "max_concurrent_runs",
+            "run_time_limit_s",
+            "inference_workers",
+            "inference_threads_per_worker",
+            "max_batch_size",
+            "inference_timeout_s",
+            "max_image_pixels",
+        )
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise ValueError(f"PARALAB_{name.upper()} must be positive")
+        for name in ("run_queue_size", "cancel_grace_s", "max_batch_delay_ms"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"PARALAB_{name.upper()} must not be negative")
+        if self.executor not in ("local", "dask"):
+            raise ValueError("PARALAB_EXECUTOR must be 'local' or 'dask'")
+        if self.executor == "dask" and not self.dask_scheduler:
+            raise ValueError("PARALAB_EXECUTOR=dask needs PARALAB_DASK_SCHEDULER")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read every field from ``PARALAB_<FIELD>``; unknown values raise ``ValueError``."""

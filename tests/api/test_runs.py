@@ -184,3 +184,22 @@ def test_finished_runs_survive_a_restart_and_unfinished_ones_are_marked(tmp_path
         after = client.get(f"/api/runs/{done['id']}/events").json()["events"]
         assert after == before
         assert client.get(f"/api/runs/{done['id']}").json()["output"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/runs", {"offset": str(2**70)}),
+        ("/api/runs", {"limit": "1000"}),
+        ("/api/runs", {"status": "sleeping"}),
+        ("/api/runs/x/events", {"from_seq": "1e20"}),
+        ("/api/runs/x/events", {"from_seq": str(2**70)}),
+        ("/api/runs/x/events", {"from_seq": "0"}),
+    ],
+)
+def test_out_of_range_query_values_are_400(
+    client: TestClient[Litestar], path: str, params: dict[str, str]
+) -> None:
+    response = client.get(path, params=params)
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"

@@ -121,3 +121,32 @@ def test_bad_from_seq_closes_with_4400(client: TestClient[Litestar]) -> None:
     ):
         ws.receive_json()
     assert closed.value.code == 4400
+
+
+@pytest.mark.parametrize("from_seq", ["abc", "-3", str(2**70)])
+def test_unparsable_from_seq_closes_with_4400(client: TestClient[Litestar], from_seq: str) -> None:
+    run = wait_until_final(client, start(client, "T1.1", threads=1)["id"])
+    with (
+        client.websocket_connect(f"/ws/runs/{run['id']}?from_seq={from_seq}") as ws,
+        pytest.raises(WebSocketDisconnect) as closed,
+    ):
+        ws.receive_json()
+    assert closed.value.code == 4400
+
+
+def test_a_client_leaving_during_a_quiet_run_is_let_go_at_once(
+    client: TestClient[Litestar],
+) -> None:
+    import time
+
+    run = start(client, "X1.1", detect=False)  # deadlocked: no events for a long time
+    manager = client.app.state.run_manager
+    with client.websocket_connect(f"/ws/runs/{run['id']}") as ws:
+        ws.receive_json()
+        assert len(manager._live[run["id"]].subscribers) == 1
+    deadline = time.monotonic() + 5
+    while manager._live[run["id"]].subscribers:
+        assert time.monotonic() < deadline, "the subscriber outlived its client"
+        time.sleep(0.02)
+    client.post(f"/api/runs/{run['id']}/cancel")
+    assert wait_until_final(client, run["id"])["status"] == "cancelled"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+
+import pytest
 
 from paralab.lab.events import Acquired, ActorEnd, ActorStart, Metric, Output, Wait
 from tests.lab.conftest import RunScenario
@@ -68,3 +71,26 @@ def test_lost_updates_happen_without_the_lock_and_not_with_it(run_scenario: RunS
 
     assert lost(use_lock=True) == 0
     assert lost(use_lock=False) > 0
+
+
+def test_cancelling_the_supervising_task_kills_the_process_group() -> None:
+    import asyncio
+
+    from paralab.lab.runner import ChildRun, run_child
+
+    async def start_then_abandon() -> int:
+        handle = ChildRun.create()
+        task = asyncio.create_task(
+            run_child("X1.1", {"detect": False}, lambda _: None, time_limit_s=60, handle=handle)
+        )
+        while handle.pid is None:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return handle.pid
+
+    pid = asyncio.run(start_then_abandon())
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)

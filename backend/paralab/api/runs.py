@@ -49,7 +49,7 @@ class RunController(Controller):
         scenario_id: FromQuery[str | None] = None,
         status: FromQuery[RunStatus | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=2**62)] = 0,
     ) -> RunPage:
         """Run history, newest first, optionally filtered by scenario and status."""
         items, total = _manager(state).store.list_runs(
@@ -78,7 +78,7 @@ class RunController(Controller):
         self,
         run_id: FromPath[str],
         state: State,
-        from_seq: Annotated[int, QueryParameter(ge=1)] = 1,
+        from_seq: Annotated[int, QueryParameter(ge=1, le=2**62)] = 1,
         limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000,
     ) -> EventPage:
         """Stored events of a run from ``from_seq`` on (the same JSON the WebSocket sends)."""

@@ -25,6 +25,7 @@ from paralab.lab.manager import RunManager
 
 CLOSE_UNKNOWN_RUN = 4404
 CLOSE_BAD_REQUEST = 4400
+MAX_SEQ = 2**62
 
 
 class ClientMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -55,7 +56,7 @@ def events_frame(bodies: list[bytes]) -> bytes:
 
 @websocket("/ws/runs/{run_id:str}")
 async def run_events_socket(
-    socket: WebSocket[object, object, State], run_id: FromPath[str], from_seq: FromQuery[int] = 1
+    socket: WebSocket[object, object, State], run_id: FromPath[str], from_seq: FromQuery[str] = "1"
 ) -> None:
     manager: RunManager = socket.app.state.run_manager
     await socket.accept()
@@ -64,30 +65,48 @@ async def run_events_socket(
     except NotFound:
         await socket.close(code=CLOSE_UNKNOWN_RUN, reason="unknown run")
         return
-    if from_seq < 1:
-        await socket.close(code=CLOSE_BAD_REQUEST, reason="from_seq must be >= 1")
+    first = _parse_from_seq(from_seq)
+    if first is None:
+        await socket.close(code=CLOSE_BAD_REQUEST, reason=f"from_seq must be 1..{MAX_SEQ}")
         return
+    # Whichever ends first, the stream or the client, ends the other: a client that goes
+    # away during a quiet stretch of a run is noticed at once.
+    sender = asyncio.create_task(_send_events(socket, manager, run_id, first))
     listener = asyncio.create_task(_answer_client(socket))
     try:
-        async for batch in manager.stream(run_id, from_seq):
-            await socket.send_text(events_frame([body for _, body in batch]).decode())
-        run = manager.get(run_id)
-        end = EndFrame(status=run.status, last_seq=run.last_seq)
-        await socket.send_text(_encoder.encode(end).decode())
-        await socket.close(code=1000)
-    except WebSocketDisconnect:
-        pass
+        await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await listener
+        for task in (sender, listener):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
+                await task
+
+
+def _parse_from_seq(raw: str) -> int | None:
+    try:
+        value = int(raw)
+    except ValueError:
+        return None
+    return value if 1 <= value <= MAX_SEQ else None
+
+
+async def _send_events(
+    socket: WebSocket[object, object, State], manager: RunManager, run_id: str, from_seq: int
+) -> None:
+    async with contextlib.aclosing(manager.stream(run_id, from_seq)) as stream:
+        async for batch in stream:
+            await socket.send_text(events_frame([body for _, body in batch]).decode())
+    run = manager.get(run_id)
+    end = EndFrame(status=run.status, last_seq=run.last_seq)
+    await socket.send_text(_encoder.encode(end).decode())
+    await socket.close(code=1000)
 
 
 async def _answer_client(socket: WebSocket[object, object, State]) -> None:
     while True:
         try:
             text = await socket.receive_text()
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, OSError):
             return
         try:
             _client_decoder.decode(text)

@@ -38,7 +38,8 @@ class Segmentation(msgspec.Struct, frozen=True, kw_only=True):
     mask_png: str
     """Base64 PNG, mode L, at the uploaded image's size; pixel = index into ``classes``."""
     overlay_png: str
-    """Base64 PNG: the image with the mask in ``palette``'s colours, for display."""
+    """Base64 PNG: the image with the mask in ``palette``'s colours, for display (scaled
+    down to at most 1024 px on its longer side)."""
     palette: dict[str, list[int]]
     """The RGB colour of each class in the overlay."""
 

@@ -122,9 +122,10 @@ class InferenceService:
             known = ", ".join(manifest.files)
             raise InvalidInput(f"Model {name} has no variant {variant!r} (has: {known}).")
         started = time.perf_counter()
-        status = 200
+        status = 500
         try:
             result = await self._predict(name, variant, payload)
+            status = 200
         except ParaLabError as exc:
             status = exc.status_code
             raise
@@ -202,7 +203,9 @@ class InferenceService:
         try:
             await self._warm_up(self._executor, names)
         except Exception as exc:
-            self._detail = f"workers failed to load the models: {exc!r}"
+            # The watchdog retries the build after a pause; a half-built pool must go.
+            self._shutdown_executor()
+            self._detail = f"workers failed to load the models: {exc!r}; retrying"
             log.exception("inference pool failed to start")
             return
         self._ready = True
@@ -215,9 +218,13 @@ class InferenceService:
         seen: set[int] = set()
         wanted = self.settings.inference_workers if self.settings.executor == "local" else 1
         for _ in range(WARMUP_ATTEMPTS):
-            calls = [
-                loop.run_in_executor(executor, worker.loaded_models, 0.2) for _ in range(wanted)
+            # submit() starts the workers, and with a forkserver the first start waits for
+            # it to import TensorFlow: keep that wait off the event loop.
+            futures = [
+                await asyncio.to_thread(executor.submit, worker.loaded_models, 0.2)
+                for _ in range(wanted)
             ]
+            calls = [asyncio.wrap_future(future, loop=loop) for future in futures]
             for pid, loaded in await asyncio.gather(*calls):
                 if set(loaded) != set(names):
                     raise RuntimeError(f"worker {pid} loaded {loaded}, expected {names}")
@@ -237,12 +244,19 @@ class InferenceService:
         self._rebuild_task = asyncio.create_task(self._build_pool())
 
     async def _watch(self) -> None:
-        """Notice a dead worker even when no request is running."""
+        """Notice a dead worker even when no request is running; retry failed builds."""
+        failed_builds = 0
         while True:
             await asyncio.sleep(WATCH_INTERVAL_S)
-            executor = self._executor
-            if self._ready and getattr(executor, "_broken", False):
-                self._pool_broken("a worker process died")
+            building = self._rebuild_task is not None and not self._rebuild_task.done()
+            if self._ready:
+                failed_builds = 0
+                if getattr(self._executor, "_broken", False):
+                    self._pool_broken("a worker process died")
+            elif not building:
+                failed_builds += 1
+                await asyncio.sleep(min(30.0, 2.0**failed_builds))
+                self._rebuild_task = asyncio.create_task(self._build_pool())
 
     def _shutdown_executor(self) -> None:
         executor, self._executor = self._executor, None

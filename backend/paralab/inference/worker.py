@@ -35,6 +35,7 @@ TOP_K = 5
 PALETTE = np.array([[255, 64, 64], [40, 90, 200], [255, 210, 0]], dtype=np.float32)
 """pet: red, background: blue, border: yellow."""
 OVERLAY_ALPHA = 0.45
+OVERLAY_MAX_SIDE = 1024
 
 Forward = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 
@@ -130,13 +131,19 @@ def predict_batch(
         except ImageError as exc:
             results[index] = ImageFailure(exc.status_code, exc.error, exc.detail)
             continue
+        except Exception as exc:  # one odd image must not fail its whole batch
+            results[index] = ImageFailure(422, "corrupt_image", f"Unreadable image: {exc!r}.")
+            continue
         images.append(image)
         slots.append(index)
     if images:
         batch = np.stack([to_model_input(image, height, width) for image in images])
         outputs = loaded.forwards[variant](batch)
         for slot, image, output in zip(slots, images, outputs, strict=True):
-            results[slot] = _postprocess(manifest, variant, image, output)
+            try:
+                results[slot] = _postprocess(manifest, variant, image, output)
+            except Exception as exc:
+                results[slot] = ImageFailure(422, "corrupt_image", f"Unusable image: {exc!r}.")
     return [r for r in results if r is not None]
 
 
@@ -168,9 +175,7 @@ def _segmentation(
     fractions = {
         c: round(float(n) / indices.size, 6) for c, n in zip(manifest.classes, counts, strict=True)
     }
-    photo = np.asarray(image, dtype=np.float32)
-    blended = photo * (1 - OVERLAY_ALPHA) + PALETTE[indices] * OVERLAY_ALPHA
-    overlay = Image.fromarray(blended.astype(np.uint8))
+    overlay = _overlay(image, mask)
     return Segmentation(
         model=manifest.name,
         variant=variant,
@@ -182,6 +187,18 @@ def _segmentation(
         overlay_png=_png_base64(overlay),
         palette={c: [int(v) for v in PALETTE[i]] for i, c in enumerate(manifest.classes)},
     )
+
+
+def _overlay(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """The photo with the classes in colour, at most OVERLAY_MAX_SIDE px on a side (it is
+    for display; the mask keeps the full size)."""
+    if max(image.size) > OVERLAY_MAX_SIDE:
+        scale = OVERLAY_MAX_SIDE / max(image.size)
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BILINEAR)
+        mask = mask.resize(size, Image.Resampling.NEAREST)
+    colours = Image.fromarray(PALETTE.astype(np.uint8)[np.asarray(mask)])
+    return Image.blend(image, colours, OVERLAY_ALPHA)
 
 
 def _png_base64(image: Image.Image) -> str:

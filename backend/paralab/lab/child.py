@@ -8,6 +8,8 @@ writes (C code, subprocesses) reach the server as raw output and cannot corrupt 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import ctypes
 import os
 import signal
 import sys
@@ -21,6 +23,8 @@ from paralab.lab.catalog import find
 from paralab.lab.emitter import Emitter
 from paralab.lab.events import ActorEnd, ActorStart, Output, RunLifecycle
 from paralab.lab.scenario import Lab
+
+PR_SET_PDEATHSIG = 1
 
 
 class StartRequest(msgspec.Struct, frozen=True):
@@ -51,11 +55,21 @@ class _PrintToEvents:
 
 
 def _flush_and_exit(emitter: Emitter) -> None:
-    emitter.flush()
+    emitter.flush(timeout_s=0.5)
     os._exit(128 + signal.SIGTERM)
 
 
+def _die_with_the_server() -> None:
+    """Linux: SIGTERM this process if the server that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:  # the server died before prctl took effect
+        os._exit(1)
+
+
 def main() -> int:
+    _die_with_the_server()
     request = msgspec.json.decode(sys.stdin.buffer.read(), type=StartRequest)
     events_fd = os.dup(1)
     os.dup2(2, 1)

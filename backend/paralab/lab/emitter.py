@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from paralab.lab.events import Event, Output, msgpack_encoder
+from paralab.lab.events import Event, msgpack_encoder
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 4000
@@ -52,7 +52,7 @@ class Emitter:
 
     def write(self, event: Event) -> None:
         body = msgpack_encoder.encode(event)
-        if len(body) > MAX_FRAME and isinstance(event, Output):
+        if len(body) > MAX_FRAME:
             body = msgpack_encoder.encode(_shortened(event))
         frame = HEADER.pack(len(body)) + body
         with self._lock:
@@ -63,14 +63,22 @@ class Emitter:
                 self._flusher = threading.Thread(target=self._flush_periodically, daemon=True)
                 self._flusher.start()
 
-    def flush(self) -> None:
-        with self._lock:
-            self._write_buffer()
+    def flush(self, timeout_s: float = -1) -> None:
+        """Write what is buffered. A signal handler passes a timeout: the thread it
+        interrupted may hold the lock, and waiting for it forever would deadlock."""
+        if self._lock.acquire(timeout=timeout_s):
+            try:
+                self._write_buffer()
+            finally:
+                self._lock.release()
 
     def _write_buffer(self) -> None:
-        if self._buffer:
-            os.write(self.fd, self._buffer)
-            self._buffer.clear()
+        view = memoryview(self._buffer)
+        while view:
+            written = os.write(self.fd, view)
+            view = view[written:]
+        view.release()
+        self._buffer.clear()
 
     def _flush_periodically(self) -> None:
         while True:
@@ -78,10 +86,16 @@ class Emitter:
             self.flush()
 
 
-def _shortened(event: Output) -> Output:
+def _shortened(event: Event) -> Event:
+    """Cut long text fields so a frame stays below PIPE_BUF (and its write atomic)."""
     import msgspec
 
-    return msgspec.structs.replace(event, line=event.line[:MAX_LINE] + " …[truncated]")
+    changes = {
+        name: value[:MAX_LINE] + " …[truncated]"
+        for name in ("line", "detail", "item", "obj", "actor", "label", "name")
+        if isinstance(value := getattr(event, name, None), str) and len(value) > MAX_LINE
+    }
+    return msgspec.structs.replace(event, **changes)
 
 
 class FrameReader:

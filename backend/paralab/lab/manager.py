@@ -12,7 +12,7 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +118,7 @@ class RunManager:
     def active_count(self) -> int:
         return len(self._live)
 
-    async def stream(self, run_id: str, from_seq: int = 1) -> AsyncIterator[Batch]:
+    async def stream(self, run_id: str, from_seq: int = 1) -> AsyncGenerator[Batch, None]:
         """Events from ``from_seq`` on: the stored ones, then live ones until the run ends."""
         self.get(run_id)
         live = self._live.get(run_id)
@@ -176,10 +176,12 @@ class RunManager:
                 run.duration_s = (run.finished_at - run.started_at).total_seconds()
             run.exit_code = outcome.exit_code
             run.error = outcome.error
-            self._lifecycle(live, outcome.status, outcome.error)
-            self._live.pop(run.id, None)
-            for queue in live.subscribers:
-                queue.put_nowait(None)
+            try:
+                self._lifecycle(live, outcome.status, outcome.error)
+            finally:  # even if the store failed: free the slot, release the listeners
+                self._live.pop(run.id, None)
+                for queue in live.subscribers:
+                    queue.put_nowait(None)
 
     async def _take_slot(self, live: LiveRun) -> bool:
         """Wait for a free slot; False if the run was cancelled while it waited."""
@@ -220,8 +222,8 @@ class RunManager:
                 outputs.append(numbered)
             elif isinstance(numbered, Metric):
                 metrics.append(numbered)
-        run.last_seq = first_seq + len(bodies) - 1
         self.store.append_events(run.id, first_seq, bodies, outputs, metrics)
+        run.last_seq = first_seq + len(bodies) - 1
         self.store.update_run(run)
         batch = list(enumerate(bodies, start=first_seq))
         for queue in live.subscribers:

@@ -24,6 +24,7 @@ from paralab.lab.events import Event, Output, RunLifecycle, RunStatus, msgpack_d
 
 EventSink = Callable[[Sequence[Event]], None]
 READ_SIZE = 1 << 16
+MAX_STDERR_LINE = 1500
 
 
 @dataclass
@@ -70,6 +71,25 @@ async def run_child(
         limit=READ_SIZE,
     )
     handle.pid = process.pid
+    try:
+        return await _supervise(
+            process, scenario_id, params, sink, origin_ns, handle, time_limit_s, grace_s
+        )
+    finally:
+        # Whatever happened (even this task being cancelled), the run's group dies with it.
+        _kill_group(process.pid, signal.SIGKILL)
+
+
+async def _supervise(
+    process: asyncio.subprocess.Process,
+    scenario_id: str,
+    params: dict[str, object],
+    sink: EventSink,
+    origin_ns: int,
+    handle: ChildRun,
+    time_limit_s: float,
+    grace_s: float,
+) -> Outcome:
     assert process.stdin is not None
     assert process.stdout is not None
     assert process.stderr is not None
@@ -77,20 +97,24 @@ async def run_child(
     process.stdin.write(msgspec.json.encode(request))
     process.stdin.close()
 
-    child_error: list[str] = []
+    errors: list[str] = []
 
     def forward(events: Sequence[Event]) -> None:
         kept: list[Event] = []
         for event in events:
             if isinstance(event, RunLifecycle):
-                child_error.append(event.detail)
+                errors.append(event.detail)
             else:
                 kept.append(event)
         if kept:
             sink(kept)
 
+    def corrupted(reason: str) -> None:
+        errors.append(f"the scenario's event stream was corrupted ({reason}); run stopped")
+        _kill_group(process.pid, signal.SIGKILL)
+
     readers = asyncio.gather(
-        _read_frames(process.stdout, forward),
+        _read_frames(process.stdout, forward, corrupted),
         _read_stderr(process.stderr, forward, process.pid, origin_ns),
     )
     status: RunStatus | None = await _wait_for_exit(process, handle, time_limit_s, grace_s)
@@ -99,8 +123,8 @@ async def run_child(
         await asyncio.wait_for(readers, timeout=grace_s)
     exit_code = process.returncode
     if status is None:
-        status = "succeeded" if exit_code == 0 and not child_error else "failed"
-    error = child_error[0] if child_error else ""
+        status = "succeeded" if exit_code == 0 and not errors else "failed"
+    error = errors[0] if errors else ""
     if status == "failed" and not error:
         error = f"scenario process exited with code {exit_code}"
     return Outcome(status=status, exit_code=exit_code, error=error)
@@ -135,18 +159,49 @@ def _kill_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-async def _read_frames(stream: asyncio.StreamReader, sink: EventSink) -> None:
+async def _read_frames(
+    stream: asyncio.StreamReader, sink: EventSink, corrupted: Callable[[str], None]
+) -> None:
     reader = FrameReader()
     while chunk := await stream.read(READ_SIZE):
-        frames = reader.feed(chunk)
-        if frames:
-            sink([msgpack_decoder.decode(frame) for frame in frames])
+        try:
+            events = [msgpack_decoder.decode(frame) for frame in reader.feed(chunk)]
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            corrupted(str(exc))
+            return
+        if events:
+            sink(events)
 
 
 async def _read_stderr(
     stream: asyncio.StreamReader, sink: EventSink, pid: int, origin_ns: int
 ) -> None:
-    while raw := await stream.readline():
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        t_ns = time.monotonic_ns() - origin_ns
-        sink([Output(t_ns=t_ns, pid=pid, tid=0, actor="stderr", line=line, stream="stderr")])
+    """Raw stderr as output lines; very long lines are cut, never a reason to stall."""
+    pending = b""
+    while chunk := await stream.read(READ_SIZE):
+        *lines, pending = (pending + chunk).split(b"\n")
+        if len(pending) > MAX_STDERR_LINE:
+            lines.append(pending)
+            pending = b""
+        _emit_stderr(sink, lines, pid, origin_ns)
+    if pending:
+        _emit_stderr(sink, [pending], pid, origin_ns)
+
+
+def _emit_stderr(sink: EventSink, lines: list[bytes], pid: int, origin_ns: int) -> None:
+    if not lines:
+        return
+    t_ns = time.monotonic_ns() - origin_ns
+    sink(
+        [
+            Output(
+                t_ns=t_ns,
+                pid=pid,
+                tid=0,
+                actor="stderr",
+                line=line[:MAX_STDERR_LINE].decode("utf-8", "replace"),
+                stream="stderr",
+            )
+            for line in lines
+        ]
+    )
