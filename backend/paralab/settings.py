@@ -54,8 +54,6 @@ class Settings:
     """``local`` (ProcessPoolExecutor) or ``dask`` (a Dask cluster at ``dask_scheduler``)."""
     dask_scheduler: str = ""
     """Address of a Dask scheduler, e.g. ``tcp://scheduler:8786``."""
-    redis_url: str = ""
-    """When set, run events fan out through Redis so replicas share them."""
     model_names: tuple[str, ...] = ()
     """Models to serve (empty: every model in ``models_dir``)."""
 
