@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from paralab.lab.catalog import calibration, pitfalls, threads
+from paralab.lab.catalog import (
+    calibration,
+    pitfalls,
+    thread_basics,
+    thread_locks,
+    thread_signals,
+)
 from paralab.lab.scenario import Scenario
 
 PARTS = {
@@ -15,7 +21,13 @@ PARTS = {
 
 SCENARIOS: dict[str, Scenario] = {
     scenario.id: scenario
-    for scenario in [*threads.SCENARIOS, *pitfalls.SCENARIOS, *calibration.SCENARIOS]
+    for scenario in [
+        *thread_basics.SCENARIOS,
+        *thread_locks.SCENARIOS,
+        *thread_signals.SCENARIOS,
+        *pitfalls.SCENARIOS,
+        *calibration.SCENARIOS,
+    ]
 }
 
 
