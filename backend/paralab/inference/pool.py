@@ -1,14 +1,18 @@
-"""The executor the models run in: a local process pool, or a Dask cluster.
+"""Where the models run: a local process pool, or a Dask cluster.
 
-Local pools start workers from a forkserver that has preloaded TensorFlow, so the web
-process never imports it and no worker is ever forked from a process that ran TF.
+Both are a ``concurrent.futures.Executor``. Local pools start their workers from a
+forkserver that has preloaded TensorFlow, so the web process never imports it and no
+worker is ever forked from a process that ran TF. On Dask, a worker plugin loads the
+models once per Dask worker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from concurrent.futures import Executor, ProcessPoolExecutor
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
 from paralab.inference import worker
 from paralab.settings import Settings
@@ -16,22 +20,55 @@ from paralab.settings import Settings
 PRELOAD = ["tensorflow", "keras", "paralab.inference.worker"]
 
 
-def local_pool(settings: Settings, names: list[str]) -> ProcessPoolExecutor:
+@dataclass
+class WorkerPool:
+    executor: Executor
+    workers: int
+    """How many distinct workers must report the models loaded before it counts as ready."""
+    client: Any = None
+    """The Dask client, when the pool is a cluster."""
+
+    def worker_pids(self) -> list[int]:
+        return sorted(getattr(self.executor, "_processes", None) or {})
+
+    def broken(self) -> bool:
+        """A local pool breaks when a worker dies; Dask reschedules work by itself."""
+        return bool(getattr(self.executor, "_broken", False))
+
+    def close(self) -> None:
+        if self.client is not None:  # Dask: the cluster outlives us, only the client goes
+            self.executor.shutdown(wait=False)
+            self.client.close()
+            return
+        processes = list((getattr(self.executor, "_processes", None) or {}).values())
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            with contextlib.suppress(Exception):
+                process.kill()
+
+
+def make_pool(settings: Settings, names: list[str]) -> WorkerPool:
+    if settings.executor == "dask":
+        return _dask_pool(settings, names)
+    return _local_pool(settings, names)
+
+
+def _local_pool(settings: Settings, names: list[str]) -> WorkerPool:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    return ProcessPoolExecutor(
+    executor = ProcessPoolExecutor(
         max_workers=settings.inference_workers,
         mp_context=context,
         initializer=worker.initialize,
         initargs=(str(settings.models_dir), names, settings.inference_threads_per_worker),
     )
+    return WorkerPool(executor=executor, workers=settings.inference_workers)
 
 
-def dask_executor(settings: Settings, names: list[str]) -> Executor:
-    """An Executor on a Dask cluster; each Dask worker loads the models once (a plugin)."""
+def _dask_pool(settings: Settings, names: list[str]) -> WorkerPool:
     from distributed import Client, WorkerPlugin
 
-    models_dir = str(Path(settings.models_dir))
+    models_dir = str(settings.models_dir)
     threads = settings.inference_threads_per_worker
 
     class LoadModels(WorkerPlugin):
@@ -43,4 +80,4 @@ def dask_executor(settings: Settings, names: list[str]) -> Executor:
     client = Client(settings.dask_scheduler)  # type: ignore[no-untyped-call]
     client.register_plugin(LoadModels(), name="paralab-models")
     executor: Executor = client.get_executor()  # type: ignore[no-untyped-call]
-    return executor
+    return WorkerPool(executor=executor, workers=1, client=client)

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import time
-from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
@@ -52,7 +51,7 @@ class InferenceService:
             manifest.name: manifest
             for _, manifest in load_manifests(Path(settings.models_dir), settings.model_names)
         }
-        self._executor: Executor | None = None
+        self._pool: pools.WorkerPool | None = None
         self._ready = False
         self._detail = "starting"
         self._batchers: dict[tuple[str, str], MicroBatcher[bytes, Prediction | ImageFailure]] = {}
@@ -88,7 +87,7 @@ class InferenceService:
                     await task
         for batcher in self._batchers.values():
             await batcher.close()
-        self._shutdown_executor()
+        self._close_pool()
 
     def readiness(self) -> CheckResult:
         return CheckResult(self._ready, self._detail)
@@ -103,9 +102,8 @@ class InferenceService:
         return self._pending
 
     def worker_pids(self) -> list[int]:
-        """Process ids of the local pool's workers (empty for a Dask executor)."""
-        processes = getattr(self._executor, "_processes", None) or {}
-        return sorted(processes)
+        """Process ids of the local pool's workers (empty for a Dask cluster)."""
+        return self._pool.worker_pids() if self._pool else []
 
     # --- queries ------------------------------------------------------------------
 
@@ -180,13 +178,13 @@ class InferenceService:
     async def _run_batch(
         self, name: str, variant: Variant, payloads: list[bytes]
     ) -> list[Prediction | ImageFailure]:
-        executor = self._executor
-        if executor is None or not self._ready:
+        pool = self._pool
+        if pool is None or not self._ready:
             raise BrokenProcessPool("the worker pool is being rebuilt")
         call = partial(
             worker.predict_batch, name, variant, payloads, self.settings.max_image_pixels
         )
-        return await asyncio.get_running_loop().run_in_executor(executor, call)
+        return await asyncio.get_running_loop().run_in_executor(pool.executor, call)
 
     # --- the pool -----------------------------------------------------------------
 
@@ -195,16 +193,13 @@ class InferenceService:
         self._ready = False
         self.metrics.ready.set(0)
         self._detail = f"loading {', '.join(names)} in {self.settings.inference_workers} workers"
-        self._shutdown_executor()
-        if self.settings.executor == "dask":
-            self._executor = await asyncio.to_thread(pools.dask_executor, self.settings, names)
-        else:
-            self._executor = pools.local_pool(self.settings, names)
+        self._close_pool()
+        self._pool = await asyncio.to_thread(pools.make_pool, self.settings, names)
         try:
-            await self._warm_up(self._executor, names)
+            await self._warm_up(self._pool, names)
         except Exception as exc:
             # The watchdog retries the build after a pause; a half-built pool must go.
-            self._shutdown_executor()
+            self._close_pool()
             self._detail = f"workers failed to load the models: {exc!r}; retrying"
             log.exception("inference pool failed to start")
             return
@@ -212,16 +207,16 @@ class InferenceService:
         self.metrics.ready.set(1)
         self._detail = f"{', '.join(names)} loaded in {self.settings.inference_workers} workers"
 
-    async def _warm_up(self, executor: Executor, names: list[str]) -> None:
+    async def _warm_up(self, pool: pools.WorkerPool, names: list[str]) -> None:
         """Wait until every worker reports the models loaded."""
         loop = asyncio.get_running_loop()
         seen: set[int] = set()
-        wanted = self.settings.inference_workers if self.settings.executor == "local" else 1
+        wanted = pool.workers
         for _ in range(WARMUP_ATTEMPTS):
             # submit() starts the workers, and with a forkserver the first start waits for
             # it to import TensorFlow: keep that wait off the event loop.
             futures = [
-                await asyncio.to_thread(executor.submit, worker.loaded_models, 0.2)
+                await asyncio.to_thread(pool.executor.submit, worker.loaded_models, 0.2)
                 for _ in range(wanted)
             ]
             calls = [asyncio.wrap_future(future, loop=loop) for future in futures]
@@ -251,19 +246,14 @@ class InferenceService:
             building = self._rebuild_task is not None and not self._rebuild_task.done()
             if self._ready:
                 failed_builds = 0
-                if getattr(self._executor, "_broken", False):
+                if self._pool is not None and self._pool.broken():
                     self._pool_broken("a worker process died")
             elif not building:
                 failed_builds += 1
                 await asyncio.sleep(min(30.0, 2.0**failed_builds))
                 self._rebuild_task = asyncio.create_task(self._build_pool())
 
-    def _shutdown_executor(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is None:
-            return
-        processes = list(getattr(executor, "_processes", {}).values())
-        executor.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            with contextlib.suppress(Exception):
-                process.kill()
+    def _close_pool(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
