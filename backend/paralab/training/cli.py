@@ -76,6 +76,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
             default=128 if command == "fcn" else 32,
             help="square input size in pixels (default: %(default)s)",
         )
+        if command == "cnn":
+            sub.add_argument(
+                "--tta",
+                choices=("none", "flip", "flip-translate"),
+                default="flip",
+                help="test-time augmentation built into the shipped model (default: %(default)s)",
+            )
+        if command == "fcn":
+            sub.add_argument(
+                "--encoder",
+                type=Path,
+                default=None,
+                help="a trained CIFAR-10 model.keras whose frozen features the U-Net reuses",
+            )
+            sub.add_argument(
+                "--finetune-encoder",
+                action="store_true",
+                help="train the encoder's convolutions too (BatchNorm stays frozen)",
+            )
+            sub.add_argument(
+                "--train-size",
+                type=int,
+                default=None,
+                help="side of the training crops (default: 3/4 of --size, FixRes-style)",
+            )
         sub.add_argument("--version", default="1.0.0")
         sub.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
@@ -84,6 +109,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     from paralab.training import pipelines
 
     runs = {

@@ -48,6 +48,12 @@ LATENCY_NOTE = (
     f"median of 50 single-image calls after warm-up, {THREADS} threads, on the training "
     "machine (2 vCPU AMD EPYC, AVX2, shared with other work)"
 )
+TTA_DESCRIPTIONS = {
+    "none": "none (a single view)",
+    "flip": "the logits of the image and its mirror image are averaged",
+    "flip-translate": "logits averaged over the image and its mirror image (weight 1/2) and "
+    "both orientations shifted by one pixel up-left and down-right (1/4 each), as airbench",
+}
 CNN_AUGMENTATION = "random 32x32 crop of the 4-px reflect-padded image, horizontal flip"
 
 
@@ -62,12 +68,13 @@ def _budget(args: argparse.Namespace) -> float | None:
 
 
 def _display_path(path: Path) -> str:
-    """The path relative to the repository's parent (``../shared/...``) when it is there."""
+    """Relative to the repository (``models/...``) or its parent (``../shared/...``)."""
     resolved = path.resolve()
-    try:
+    if resolved.is_relative_to(ROOT):
+        return str(resolved.relative_to(ROOT))
+    if resolved.is_relative_to(ROOT.parent):
         return str(Path("..") / resolved.relative_to(ROOT.parent))
-    except ValueError:
-        return str(resolved)
+    return str(resolved)
 
 
 def _trained_with(args: argparse.Namespace, result: TrainResult) -> dict[str, str]:
@@ -79,7 +86,7 @@ def _trained_with(args: argparse.Namespace, result: TrainResult) -> dict[str, st
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
         "budget_minutes": str(args.budget_minutes),
         "stopped_by_budget": str(result.stopped_by_budget).lower(),
-        "command": f"python -m paralab.training.cli {args.command}",
+        "command": " ".join(["paralab train", *args.argv]),
     }
 
 
@@ -150,13 +157,13 @@ def run_cnn(args: argparse.Namespace) -> int:
         widths=(widths[0], widths[1], widths[2]),
         epochs=args.epochs,
         budget_seconds=_budget(args),
-        batch_size=args.batch_size or 1024,
+        batch_size=args.batch_size or 512,
         seed=args.seed,
         verbose=0 if args.quiet else 1,
     )
     result = train_classifier(config, data)
     single = evaluate_classifier(keras_predict(result.model), data.test.images, data.test.labels)
-    serving = architectures.classifier_for_serving(result.model, flip_tta=True, name="cifar10_cnn")
+    serving = architectures.classifier_for_serving(result.model, args.tta, name="cifar10_cnn")
 
     def evaluate(predict: Predict) -> dict[str, float]:
         return evaluate_classifier(predict, data.test.images, data.test.labels)
@@ -172,15 +179,15 @@ def run_cnn(args: argparse.Namespace) -> int:
         preprocessing=Preprocessing(),
         output=Output(
             shape=[len(data.classes)],
-            description="softmax probabilities over classes; the model averages the logits "
-            "of the image and its mirror image (flip test-time augmentation) internally",
+            description="softmax probabilities over classes; test-time augmentation inside "
+            f"the model: {TTA_DESCRIPTIONS[args.tta]}",
         ),
         architecture=Architecture(
             name=f"airbench-cnn-{'-'.join(map(str, widths))}",
             params=architectures.count_params(result.model),
             description="frozen 2x2 patch-whitening conv, 3 x (conv-pool-BN-GELU-conv-BN-GELU), "
             "global max pool, linear; airbench-style SGD (Nesterov), label smoothing 0.2, "
-            "lookahead EMA; flip TTA in the forward pass",
+            f"lookahead EMA; {args.tta} TTA in the forward pass",
         ),
         training_data=TrainingData(
             dataset="CIFAR-10",
@@ -221,11 +228,19 @@ def _load_pets(args: argparse.Namespace) -> SegmentationData:
     return data
 
 
+def _multiple_below(value: int, multiple: int) -> int:
+    return max(multiple, value // multiple * multiple)
+
+
 def run_fcn(args: argparse.Namespace) -> int:
     data = _load_pets(args)
     widths = _widths(args, (16, 32, 64, 128, 256))
+    train_side = args.train_size or _multiple_below(args.size * 3 // 4, 2 ** (len(widths) - 1))
     config = SegmenterConfig(
         input_size=(args.size, args.size),
+        train_size=(train_side, train_side),
+        encoder=str(args.encoder) if args.encoder else None,
+        finetune_encoder=args.finetune_encoder,
         widths=widths,
         epochs=args.epochs,
         budget_seconds=_budget(args),
@@ -235,7 +250,7 @@ def run_fcn(args: argparse.Namespace) -> int:
     )
     result = train_segmenter(config, data)
     serving = architectures.segmenter_for_serving(
-        result.model, flip_tta=True, name="oxford_pets_fcn"
+        result.model, flip_tta=True, name="oxford_pets_fcn", input_shape=(args.size, args.size, 3)
     )
 
     def evaluate(predict: Predict) -> dict[str, float]:
@@ -261,7 +276,14 @@ def run_fcn(args: argparse.Namespace) -> int:
             name=f"unet-{'-'.join(map(str, widths))}",
             params=architectures.count_params(result.model),
             description="U-Net: (conv-BN-ReLU) x 2 per level, max-pool down, bilinear up + "
-            "1x1 conv + skip concatenation; flip TTA in the forward pass",
+            "1x1 conv + skip concatenation; flip TTA in the forward pass"
+            + (
+                f"; {'fine-tuned' if args.finetune_encoder else 'frozen'} features of the CIFAR-10 "
+                f"CNN ({_display_path(args.encoder)}) on the half-size image are concatenated "
+                "into the three deepest levels"
+                if args.encoder
+                else ""
+            ),
         ),
         training_data=TrainingData(
             dataset="Oxford-IIIT Pet (trimaps)",
@@ -285,8 +307,10 @@ def run_fcn(args: argparse.Namespace) -> int:
         files=files,
         latency_note=LATENCY_NOTE,
         trained_with=_trained_with(args, result),
-        notes=f"metrics are computed at {args.size}x{args.size} against the trimaps resized "
-        "with nearest neighbour",
+        notes=f"trained on {train_side}x{train_side} random resized crops, served and "
+        f"evaluated at {args.size}x{args.size} (fully convolutional; the crop scales match the "
+        "full-image scale at that size); metrics against the trimaps resized with nearest "
+        "neighbour",
     )
     write_manifest(manifest, model_dir)
     print(msgspec.json.format(msgspec.json.encode(manifest)).decode(), flush=True)
