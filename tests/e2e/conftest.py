@@ -74,7 +74,9 @@ def _wait_until_live(url: str, server: subprocess.Popen[bytes], log: Path) -> No
     raise RuntimeError(f"server did not come up:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's sync API keeps an asyncio loop running on the main thread
+# while it is open, which would break asyncio.run() in any test that comes after it.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
