@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import free_port, running_server  # noqa: E402
+from _server import free_port, running_server
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENTS = 16
@@ -44,7 +44,9 @@ def sample_image(size: tuple[int, int], seed: int) -> bytes:
     return buffer.getvalue()
 
 
-async def load(url: str, model: str, image: bytes, seconds: float, clients: int) -> tuple[float, list[float]]:
+async def load(
+    url: str, model: str, image: bytes, seconds: float, clients: int
+) -> tuple[float, list[float]]:
     """Throughput (requests/s) and per-request latencies of ``clients`` concurrent loops."""
     latencies: list[float] = []
     errors = 0
@@ -83,9 +85,12 @@ def raw_reference(models_dir: Path, name: str, batch: int, seconds: float) -> tu
     model = keras.models.load_model(models_dir / name / "model.keras", compile=False)
     h, w, c = manifest.input_size
     compiled = tf.function(
-        lambda x: model(x, training=False), input_signature=[tf.TensorSpec([None, h, w, c], tf.float32)]
+        lambda x: model(x, training=False),
+        input_signature=[tf.TensorSpec([None, h, w, c], tf.float32)],
     )
-    batch_input = tf.constant(np.random.default_rng(0).uniform(0, 255, (batch, h, w, c)).astype("float32"))
+    batch_input = tf.constant(
+        np.random.default_rng(0).uniform(0, 255, (batch, h, w, c)).astype("float32")
+    )
     single = batch_input[:1]
     for _ in range(3):
         compiled(batch_input), compiled(single)
@@ -115,7 +120,10 @@ def seed_way(models_dir: Path, name: str, image: bytes, repeats: int) -> float:
     for _ in range(repeats):
         start = time.perf_counter()
         subprocess.run(
-            [sys.executable, "-c", script], input=image, capture_output=True, check=True,
+            [sys.executable, "-c", script],
+            input=image,
+            capture_output=True,
+            check=True,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
         )
         timings.append(time.perf_counter() - start)
@@ -125,7 +133,16 @@ def seed_way(models_dir: Path, name: str, image: bytes, repeats: int) -> float:
 def bare_throughput(image: bytes, seconds: float) -> float:
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "_bare_app:app", "--port", str(port), "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "_bare_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
         cwd=Path(__file__).parent,
     )
     try:
@@ -148,7 +165,9 @@ def single_p50_ms(url: str, model: str, image: bytes, n: int = 100) -> float:
         timings = []
         for _ in range(n):
             start = time.perf_counter()
-            client.post(f"/api/models/{model}/predict", files={"file": ("x.jpg", image, "image/jpeg")})
+            client.post(
+                f"/api/models/{model}/predict", files={"file": ("x.jpg", image, "image/jpeg")}
+            )
             timings.append(time.perf_counter() - start)
     return statistics.median(timings) * 1000
 
@@ -170,7 +189,9 @@ def main() -> int:
     print(f"      FCN {fcn_raw:,.1f} img/s at batch 16, {fcn_single_ms:.2f} ms single")
     print(f"      CNN {cnn_raw:,.0f} img/s at batch 64, {cnn_single_ms:.2f} ms single")
 
-    print("[2/5] the seed's way: a new Python + TensorFlow + model load per request ...", flush=True)
+    print(
+        "[2/5] the seed's way: a new Python + TensorFlow + model load per request ...", flush=True
+    )
     seed_s = seed_way(args.models_dir, args.cnn, cnn_image, args.seed_repeats)
     print(f"      {seed_s:.2f} s per request")
 
@@ -179,7 +200,10 @@ def main() -> int:
     print(f"      {bare:,.0f} requests/s at {CLIENTS} clients")
 
     print("[4/5] ParaLab over HTTP (uvicorn + process pool) ...", flush=True)
-    env = {"PARALAB_MODELS_DIR": str(args.models_dir), "PARALAB_MODEL_NAMES": f"{args.cnn},{args.fcn}"}
+    env = {
+        "PARALAB_MODELS_DIR": str(args.models_dir),
+        "PARALAB_MODEL_NAMES": f"{args.cnn},{args.fcn}",
+    }
     with running_server(**env) as url:
         asyncio.run(load(url, args.cnn, cnn_image, 2, CLIENTS))  # warm up
         cnn_http, _ = asyncio.run(load(url, args.cnn, cnn_image, args.seconds, CLIENTS))
@@ -193,8 +217,13 @@ def main() -> int:
     print(f"  FCN HTTP / raw batched        {fcn_http / fcn_raw:6.2f}   (goal >= 0.80)")
     print(f"  CNN HTTP / bare Litestar      {cnn_http / bare:6.2f}   (goal >= 0.50)")
     print(f"  CNN HTTP / seed's way         {cnn_http * seed_s:6.0f}x  (goal >= 1000x)")
-    print(f"  CNN p50 - raw single          {cnn_p50 - cnn_single_ms:6.2f} ms (goal <= 15 ms; p50 {cnn_p50:.2f} ms)")
-    print(f"  FCN p50 - raw single          {fcn_p50 - fcn_single_ms:6.2f} ms (p50 {fcn_p50:.2f} ms)")
+    print(
+        f"  CNN p50 - raw single          {cnn_p50 - cnn_single_ms:6.2f} ms "
+        f"(goal <= 15 ms; p50 {cnn_p50:.2f} ms)"
+    )
+    print(
+        f"  FCN p50 - raw single          {fcn_p50 - fcn_single_ms:6.2f} ms (p50 {fcn_p50:.2f} ms)"
+    )
     return 0
 
 
