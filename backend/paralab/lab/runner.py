@@ -76,8 +76,11 @@ async def run_child(
             process, scenario_id, params, sink, origin_ns, handle, time_limit_s, grace_s
         )
     finally:
-        # Whatever happened (even this task being cancelled), the run's group dies with it.
+        # Whatever happened (even this task being cancelled), the run's group dies with it,
+        # and the child is reaped here rather than left a zombie for the loop's watcher.
         _kill_group(process.pid, signal.SIGKILL)
+        if process.returncode is None:
+            await asyncio.shield(process.wait())
 
 
 async def _supervise(
@@ -117,10 +120,16 @@ async def _supervise(
         _read_frames(process.stdout, forward, corrupted),
         _read_stderr(process.stderr, forward, process.pid, origin_ns),
     )
-    status: RunStatus | None = await _wait_for_exit(process, handle, time_limit_s, grace_s)
-    _kill_group(process.pid, signal.SIGKILL)  # leftovers (grandchildren) never outlive a run
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(readers, timeout=grace_s)
+    try:
+        status: RunStatus | None = await _wait_for_exit(process, handle, time_limit_s, grace_s)
+        _kill_group(process.pid, signal.SIGKILL)  # leftovers (grandchildren) never outlive a run
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(readers, timeout=grace_s)
+    finally:
+        if not readers.done():
+            readers.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await readers
     exit_code = process.returncode
     if status is None:
         status = "succeeded" if exit_code == 0 and not errors else "failed"
