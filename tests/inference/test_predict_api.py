@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import io
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from PIL import Image
 
+from paralab.settings import REPO_ROOT
 from tests.inference.conftest import encode, halves, solid
 
 RED, GREEN, BLUE = (230, 20, 20), (20, 230, 20), (20, 20, 230)
@@ -103,14 +106,38 @@ def test_concurrent_requests_share_batches(model_client: TestClient[Litestar]) -
     assert "paralab_inference_batch_size_bucket" in metrics
 
 
-def test_the_web_process_never_imports_tensorflow(model_client: TestClient[Litestar]) -> None:
-    model_client.post(
-        "/api/models/colour-cnn/predict",
-        content=encode(solid(RED)),
-        headers={"content-type": "image/png"},
+SERVE_ONE_REQUEST = """
+import sys
+from pathlib import Path
+from litestar.testing import TestClient
+from paralab.app import create_app
+from paralab.settings import Settings
+from paralab.settings import REPO_ROOT
+from tests.inference.conftest import encode, solid, wait_ready
+
+settings = Settings(
+    data_dir=Path(sys.argv[1]), models_dir=Path(sys.argv[2]), inference_workers=1
+)
+with TestClient(create_app(settings)) as client:
+    wait_ready(client)
+    answer = client.post("/api/models/colour-cnn/predict", content=encode(solid((230, 20, 20))))
+    assert answer.json()["label"] == "red", answer.text
+print(sorted(name for name in ("tensorflow", "keras") if name in sys.modules))
+"""
+
+
+def test_the_web_process_never_imports_tensorflow(tiny_models_dir: Path, tmp_path: Path) -> None:
+    # In a fresh interpreter: this test process has imported TensorFlow for other tests.
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_ONE_REQUEST, str(tmp_path), str(tiny_models_dir)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO_ROOT,
+        check=False,
     )
-    assert "tensorflow" not in sys.modules
-    assert "keras" not in sys.modules
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
 @pytest.mark.parametrize(

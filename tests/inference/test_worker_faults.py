@@ -27,7 +27,6 @@ def fault_client(tiny_models_dir: Path, tmp_path: Path) -> Iterator[TestClient[L
         data_dir=tmp_path,
         models_dir=tiny_models_dir,
         inference_workers=1,
-        max_image_pixels=9_000_000,
     )
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
@@ -35,8 +34,9 @@ def fault_client(tiny_models_dir: Path, tmp_path: Path) -> Iterator[TestClient[L
 
 
 def slow_image() -> bytes:
-    """A large but highly compressible image: seconds of work in the worker, few bytes."""
-    gradient = np.tile(np.linspace(0, 255, 2800, dtype=np.uint8), (2800, 1))
+    """A large but highly compressible image (36 MP in 120 kB): seconds of work in the
+    worker (decode, resize, a full-size mask), so a test can act while it is busy."""
+    gradient = np.tile(np.linspace(0, 255, 6000, dtype=np.uint8), (6000, 1))
     return encode(Image.fromarray(np.stack([gradient] * 3, axis=-1)))
 
 
@@ -83,8 +83,7 @@ def test_full_queue_is_503_and_slow_inference_is_504(tiny_models_dir: Path, tmp_
         models_dir=tiny_models_dir,
         inference_workers=1,
         inference_queue_size=2,
-        inference_timeout_s=1.0,
-        max_image_pixels=9_000_000,
+        inference_timeout_s=0.3,
     )
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
