@@ -80,8 +80,6 @@ const HANDLERS = {
 
   wait(lane, event) {
     const key = `${event.primitive}:${event.obj}`;
-    const stale = lane.openWaits.get(key);
-    if (stale) stale.end = event.t_ns; // a non-blocking attempt that never got it
     const span = {
       kind: event.primitive === "sleep" ? "sleeping" : "blocked",
       start: event.t_ns,
@@ -101,11 +99,21 @@ const HANDLERS = {
     const waited = lane.openWaits.get(key);
     if (waited) {
       waited.end = event.t_ns;
-      waited.outcome = event.value;
       lane.openWaits.delete(key);
     }
     if (event.primitive === "barrier") addMark(lane, "barrier", event, `passes ${event.obj}`);
     if (HELD_PRIMITIVES.has(event.primitive)) startHolding(lane, event);
+  },
+
+  gave_up(lane, event) {
+    const key = `${event.primitive}:${event.obj}`;
+    const waited = lane.openWaits.get(key);
+    if (waited) {
+      waited.end = event.t_ns;
+      waited.gaveUp = event.reason;
+      lane.openWaits.delete(key);
+    }
+    if (event.primitive === "barrier") addMark(lane, "barrier", event, `${event.obj} broke`);
   },
 
   released(lane, event) {

@@ -291,7 +291,8 @@ function describeSpan(span, laneEnd) {
   if (span.kind === "sleeping") return `sleeping ${span.obj} · ${when}`;
   if (span.kind === "holding") return `holding ${span.primitive} ${span.obj} · ${when}`;
   const value = span.value !== null && span.value !== undefined ? ` (value ${span.value})` : "";
-  return `blocked on ${span.primitive} ${span.obj}${value} · ${when}`;
+  const gaveUp = span.gaveUp ? ` · gave up (${span.gaveUp.replace("_", " ")})` : "";
+  return `blocked on ${span.primitive} ${span.obj}${value} · ${when}${gaveUp}`;
 }
 
 function describeLane(lane) {

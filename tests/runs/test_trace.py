@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from paralab.lab.events import ActorEnd, ActorStart, GaveUp, Wait
+from paralab.runs.models import Run
+from paralab.runs.trace import chrome_trace
 from tests.api.test_runs import start, wait_until_final
 
 
@@ -53,3 +57,20 @@ def test_output_and_lifecycle_become_instants(client: TestClient[Litestar]) -> N
     instants = [e for e in trace["traceEvents"] if e["ph"] == "i"]
     assert {"run queued", "run running", "run succeeded"} <= {e["name"] for e in instants}
     assert sum(e["cat"] == "output" for e in instants) == 2
+
+
+def test_a_wait_given_up_is_a_closed_slice_not_an_unfinished_one() -> None:
+    who = {"pid": 7, "tid": 70, "actor": "worker"}
+    events = [
+        ActorStart(t_ns=0, kind="thread", **who),
+        Wait(t_ns=1_000, primitive="lock", obj="door", **who),
+        GaveUp(t_ns=5_000, primitive="lock", obj="door", reason="timeout", **who),
+        ActorEnd(t_ns=9_000, kind="thread", **who),
+    ]
+    run = Run(
+        id="r", scenario_id="T4.1", params={}, status="succeeded", created_at=datetime.now(UTC)
+    )
+    slices = [e for e in chrome_trace(run, events)["traceEvents"] if e["ph"] == "X"]
+    waits = [e for e in slices if e["cat"] == "blocked"]
+    assert [(e["ts"], e["dur"], e["args"]["reason"]) for e in waits] == [(1.0, 4.0, "timeout")]
+    assert not [e for e in slices if e["cat"] == "unfinished"]

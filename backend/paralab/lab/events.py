@@ -66,6 +66,15 @@ class Acquired(EventBase, frozen=True, tag="acquired"):
     value: int | None = None
 
 
+class GaveUp(EventBase, frozen=True, tag="gave_up"):
+    """The wait on ``obj`` ended without getting it: a non-blocking attempt that found it
+    taken (``would_block``), a timeout, or a broken barrier. Closes the ``wait``."""
+
+    primitive: Primitive
+    obj: str
+    reason: Literal["would_block", "timeout", "broken"]
+
+
 class Released(EventBase, frozen=True, tag="released"):
     primitive: Primitive
     obj: str
@@ -121,6 +130,7 @@ Event = (
     | ActorEnd
     | Wait
     | Acquired
+    | GaveUp
     | Released
     | QueuePut
     | QueueGet

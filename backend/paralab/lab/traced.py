@@ -18,6 +18,7 @@ from paralab.lab.events import (
     Acquired,
     ActorEnd,
     ActorStart,
+    GaveUp,
     Metric,
     Output,
     Primitive,
@@ -65,6 +66,10 @@ _queue_name = _counter("queue")
 _event_name = _counter("event")
 
 
+def _gave_up(primitive: Primitive, obj: str, blocking: bool = True) -> None:
+    emit(GaveUp, primitive=primitive, obj=obj, reason="timeout" if blocking else "would_block")
+
+
 class Thread(threading.Thread):
     """A real thread that reports its start, end and the joins that wait for it."""
 
@@ -99,7 +104,10 @@ class Thread(threading.Thread):
     def join(self, timeout: float | None = None) -> None:
         emit(Wait, primitive="join", obj=self.name)
         super().join(timeout)
-        emit(Acquired, primitive="join", obj=self.name, value=0 if self.is_alive() else 1)
+        if self.is_alive():
+            _gave_up("join", self.name)
+        else:
+            emit(Acquired, primitive="join", obj=self.name)
 
 
 class Lock:
@@ -119,6 +127,8 @@ class Lock:
         got: bool = self._lock.acquire(blocking, timeout)
         if got:
             emit(Acquired, primitive=self.primitive, obj=self.name)
+        else:
+            _gave_up(self.primitive, self.name, blocking)
         return got
 
     def release(self) -> None:
@@ -153,6 +163,8 @@ class RLock(Lock):
         if got:
             self._depth += 1
             emit(Acquired, primitive="rlock", obj=self.name, value=self._depth)
+        else:
+            _gave_up("rlock", self.name, blocking)
         return got
 
     def release(self) -> None:
@@ -186,6 +198,8 @@ class Semaphore:
         got = self._sem.acquire(blocking, timeout)
         if got:
             emit(Acquired, primitive="semaphore", obj=self.name, value=self.value)
+        else:
+            _gave_up("semaphore", self.name, blocking)
         return got
 
     def release(self, n: int = 1) -> None:
@@ -217,7 +231,11 @@ class Barrier:
 
     def wait(self, timeout: float | None = None) -> int:
         emit(Wait, primitive="barrier", obj=self.name, value=self._barrier.n_waiting + 1)
-        index = self._barrier.wait(timeout)
+        try:
+            index = self._barrier.wait(timeout)
+        except threading.BrokenBarrierError:
+            emit(GaveUp, primitive="barrier", obj=self.name, reason="broken")
+            raise
         emit(Acquired, primitive="barrier", obj=self.name, value=index)
         return index
 
@@ -242,7 +260,10 @@ class Event:
     def wait(self, timeout: float | None = None) -> bool:
         emit(Wait, primitive="event", obj=self.name)
         flag = self._event.wait(timeout)
-        emit(Acquired, primitive="event", obj=self.name, value=int(flag))
+        if flag:
+            emit(Acquired, primitive="event", obj=self.name)
+        else:
+            _gave_up("event", self.name)
         return flag
 
 
@@ -261,7 +282,12 @@ class Queue(queue.Queue[T], Generic[T]):
         waits = block and self.maxsize > 0 and self.full()
         if waits:
             emit(Wait, primitive="queue", obj=self.name, value=self.qsize())
-        super().put(item, block, timeout)
+        try:
+            super().put(item, block, timeout)
+        except queue.Full:
+            if waits:
+                _gave_up("queue", self.name)
+            raise
         if waits:
             emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
 
@@ -269,7 +295,12 @@ class Queue(queue.Queue[T], Generic[T]):
         waits = block and self.empty()
         if waits:
             emit(Wait, primitive="queue", obj=self.name, value=0)
-        item = super().get(block, timeout)
+        try:
+            item = super().get(block, timeout)
+        except queue.Empty:
+            if waits:
+                _gave_up("queue", self.name)
+            raise
         if waits:
             emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
         return item

@@ -15,6 +15,7 @@ from paralab.lab.events import (
     ActorEnd,
     ActorStart,
     Event,
+    GaveUp,
     Metric,
     Output,
     Progress,
@@ -98,6 +99,11 @@ class _Builder:
                 self.open[("wait", event.tid, event.primitive, event.obj)] = event
             case Acquired():
                 self._acquired(event)
+            case GaveUp():
+                waited = self.open.pop(("wait", event.tid, event.primitive, event.obj), None)
+                if waited:
+                    name = f"wait {event.primitive} {event.obj} (gave up: {event.reason})"
+                    self.slice(waited, event.t_ns, name, "blocked", {"reason": event.reason})
             case Released():
                 self._released(event)
             case QueuePut() | QueueGet():

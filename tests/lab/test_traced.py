@@ -1,0 +1,118 @@
+"""The instrumented primitives, in process: what they emit around a real stdlib object."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from paralab.lab import traced
+from paralab.lab.emitter import Emitter, FrameReader
+from paralab.lab.events import Acquired, Event, GaveUp, Released, Wait, msgpack_decoder
+
+Recorded = Callable[[], list[Event]]
+
+
+@pytest.fixture
+def recorded() -> Iterator[Recorded]:
+    """Install an emitter on a pipe; the returned function flushes and decodes it."""
+    read_fd, write_fd = os.pipe()
+    emitter = Emitter(write_fd, origin_ns=0)
+    traced.install(emitter)
+    reader = FrameReader()
+
+    def events() -> list[Event]:
+        emitter.flush()
+        os.set_blocking(read_fd, False)
+        data = b""
+        while True:
+            try:
+                chunk = os.read(read_fd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        return [msgpack_decoder.decode(frame) for frame in reader.feed(data)]
+
+    try:
+        yield events
+    finally:
+        traced._emitter = None
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def held_lock() -> traced.Lock:
+    lock = traced.Lock("taken")
+    lock._lock.acquire()  # held by someone else, without events
+    return lock
+
+
+def timed_out_join() -> None:
+    stop = threading.Event()
+    thread = traced.Thread(target=stop.wait, name="sleeper")
+    thread.start()
+    thread.join(timeout=0.01)
+    stop.set()
+    threading.Thread.join(thread)  # the real join, without events
+
+
+def raises(kind: type[BaseException], action: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        with pytest.raises(kind):
+            action()
+
+    return run
+
+
+@pytest.mark.parametrize(
+    ("attempt", "primitive", "reason"),
+    [
+        (lambda: held_lock().acquire(blocking=False), "lock", "would_block"),
+        (lambda: held_lock().acquire(timeout=0.01), "lock", "timeout"),
+        (lambda: traced.Semaphore(0).acquire(blocking=False), "semaphore", "would_block"),
+        (lambda: traced.BoundedSemaphore(0).acquire(timeout=0.01), "semaphore", "timeout"),
+        (lambda: traced.Event().wait(0.01), "event", "timeout"),
+        (raises(queue.Empty, lambda: traced.Queue[int]().get(timeout=0.01)), "queue", "timeout"),
+        (
+            raises(threading.BrokenBarrierError, lambda: traced.Barrier(2).wait(timeout=0.01)),
+            "barrier",
+            "broken",
+        ),
+        (timed_out_join, "join", "timeout"),
+    ],
+    ids=[
+        "lock-nonblocking",
+        "lock-timeout",
+        "semaphore-nonblocking",
+        "bounded-timeout",
+        "event-timeout",
+        "queue-timeout",
+        "barrier-broken",
+        "join-timeout",
+    ],
+)
+def test_a_wait_that_does_not_get_it_ends_in_gave_up(
+    recorded: Recorded, attempt: Callable[[], object], primitive: str, reason: str
+) -> None:
+    attempt()
+    events = [e for e in recorded() if getattr(e, "primitive", None) == primitive]
+    waits = [e for e in events if isinstance(e, Wait)]
+    ends = [e for e in events if isinstance(e, Acquired | GaveUp)]
+    assert len(waits) == 1
+    assert [type(e) for e in ends] == [GaveUp]
+    gave_up = ends[0]
+    assert isinstance(gave_up, GaveUp)
+    assert (gave_up.obj, gave_up.reason) == (waits[0].obj, reason)
+    assert gave_up.t_ns >= waits[0].t_ns
+
+
+def test_a_lock_that_is_free_is_acquired_not_given_up(recorded: Recorded) -> None:
+    lock = traced.Lock("free")
+    assert lock.acquire(blocking=False)
+    lock.release()
+    assert [type(e) for e in recorded()] == [Wait, Acquired, Released]
