@@ -35,7 +35,33 @@ from paralab.runs.store import RunStore, now
 from paralab.settings import Settings
 
 REPLAY_PAGE = 5_000
+MAX_PENDING_BATCHES = 256
 Batch = list[tuple[int, bytes]]
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One stream's inbox of live batches. It never grows without bound: a consumer that
+    falls more than ``MAX_PENDING_BATCHES`` behind is marked lagging, gets no more live
+    batches, and catches up from the store instead (where every event already is)."""
+
+    batches: list[Batch] = field(default_factory=list)
+    lagging: bool = False
+    ended: bool = False
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def push(self, batch: Batch) -> None:
+        if not self.lagging:
+            if len(self.batches) >= MAX_PENDING_BATCHES:
+                self.lagging = True
+                self.batches.clear()
+            else:
+                self.batches.append(batch)
+        self.wake.set()
+
+    def end(self) -> None:
+        self.ended = True
+        self.wake.set()
 
 
 @dataclass
@@ -45,7 +71,7 @@ class LiveRun:
     run: Run
     child: ChildRun = field(default_factory=ChildRun.create)
     origin_ns: int = 0
-    subscribers: set[asyncio.Queue[Batch | None]] = field(default_factory=set)
+    subscribers: set[Subscriber] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
 
 
@@ -122,29 +148,34 @@ class RunManager:
         """Events from ``from_seq`` on: the stored ones, then live ones until the run ends."""
         self.get(run_id)
         live = self._live.get(run_id)
-        queue: asyncio.Queue[Batch | None] = asyncio.Queue()
+        inbox = Subscriber()
         if live:
-            live.subscribers.add(queue)
+            live.subscribers.add(inbox)
         try:
             next_seq = max(from_seq, 1)
-            while page := self.store.events(run_id, next_seq, REPLAY_PAGE):
-                yield [(e.seq, e.body) for e in page]
-                next_seq = page[-1].seq + 1
-            if not live:
-                return
-            done = False
-            while not done:
-                batches = [await queue.get()]
-                while not queue.empty():
-                    batches.append(queue.get_nowait())
-                done = None in batches
-                fresh = [item for b in batches if b for item in b if item[0] >= next_seq]
-                if fresh:
-                    next_seq = fresh[-1][0] + 1
-                    yield fresh
+            while True:
+                # The store holds every event appended so far: live batches that arrive
+                # meanwhile overlap with it and are dropped by sequence number below.
+                inbox.lagging = False
+                while page := self.store.events(run_id, next_seq, REPLAY_PAGE):
+                    yield [(e.seq, e.body) for e in page]
+                    next_seq = page[-1].seq + 1
+                if not live:
+                    return
+                while not inbox.lagging:
+                    batches, inbox.batches = inbox.batches, []
+                    fresh = [item for batch in batches for item in batch if item[0] >= next_seq]
+                    if fresh:
+                        next_seq = fresh[-1][0] + 1
+                        yield fresh
+                    if inbox.ended and not inbox.batches and not inbox.lagging:
+                        return
+                    if not inbox.batches:
+                        inbox.wake.clear()
+                        await inbox.wake.wait()
         finally:
             if live:
-                live.subscribers.discard(queue)
+                live.subscribers.discard(inbox)
 
     # --- the engine side ----------------------------------------------------------
 
@@ -180,8 +211,8 @@ class RunManager:
                 self._lifecycle(live, outcome.status, outcome.error)
             finally:  # even if the store failed: free the slot, release the listeners
                 self._live.pop(run.id, None)
-                for queue in live.subscribers:
-                    queue.put_nowait(None)
+                for subscriber in live.subscribers:
+                    subscriber.end()
 
     async def _take_slot(self, live: LiveRun) -> bool:
         """Wait for a free slot; False if the run was cancelled while it waited."""
@@ -226,8 +257,8 @@ class RunManager:
         run.last_seq = first_seq + len(bodies) - 1
         self.store.update_run(run)
         batch = list(enumerate(bodies, start=first_seq))
-        for queue in live.subscribers:
-            queue.put_nowait(batch)
+        for subscriber in live.subscribers:
+            subscriber.push(batch)
 
     def _interrupt_unfinished(self) -> None:
         """Runs the previous server left unfinished can't be resumed: mark them failed."""
