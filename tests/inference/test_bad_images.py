@@ -11,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from PIL import Image
 
+from paralab.inference.images import decode_rgb
 from tests.inference.conftest import encode, halves, solid
 
 RED, GREEN = (230, 20, 20), (20, 230, 20)
@@ -37,6 +38,7 @@ def noisy(size: tuple[int, int] = (64, 64)) -> Image.Image:
     [
         (b"", 400, "empty_body"),
         (b"hello, I am not an image", 415, "not_an_image"),
+        (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 8 8\n", 415, "not_an_image"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, 422, "corrupt_image"),
         (truncated(encode(noisy(), "JPEG")), 422, "corrupt_image"),
         (truncated(encode(noisy(), "PNG")), 422, "corrupt_image"),
@@ -46,6 +48,7 @@ def noisy(size: tuple[int, int] = (64, 64)) -> Image.Image:
     ids=[
         "empty",
         "text",
+        "eps",
         "png-header-only",
         "truncated-jpeg",
         "truncated-png",
@@ -144,6 +147,16 @@ def test_colourless_images_give_equal_scores(
     assert code == 200, body
     scores = [s["score"] for s in body["scores"]]  # type: ignore[attr-defined]
     assert max(scores) - min(scores) < 0.01
+
+
+@pytest.mark.parametrize("level", [0, 3, 100, 200, 255])
+def test_a_16_bit_image_decodes_like_its_8_bit_twin(level: int) -> None:
+    eight = Image.new("L", (8, 6), level)
+    sixteen = Image.fromarray(np.full((6, 8), level * 257, dtype=np.uint16))
+    assert np.array_equal(
+        np.asarray(decode_rgb(encode(sixteen), 10_000)),
+        np.asarray(decode_rgb(encode(eight), 10_000)),
+    )
 
 
 def mask_of(body: dict[str, object]) -> np.ndarray:

@@ -11,7 +11,19 @@ from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 20_000
-SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
+FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
+"""The formats we decode. Pillow would otherwise try every plugin it has (EPS, for one,
+runs Ghostscript on the upload)."""
+SIGNATURES = (
+    b"\x89PNG\r\n\x1a\n",
+    b"\xff\xd8\xff",
+    b"GIF87a",
+    b"GIF89a",
+    b"BM",
+    b"RIFF",
+    b"II*\x00",
+    b"MM\x00*",
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +46,7 @@ def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image: Image.Image = Image.open(io.BytesIO(data))
+            image: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
             _check_size(image.size, max_pixels)
             image.seek(0)
             image.load()
@@ -50,7 +62,9 @@ def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
                 422, "corrupt_image", "The image is damaged: its header is unreadable."
             ) from None
         raise ImageError(
-            415, "not_an_image", "The data is not an image format we can read."
+            415,
+            "not_an_image",
+            f"The data is not an image in a format we read ({', '.join(FORMATS)}).",
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(422, "corrupt_image", f"The image could not be decoded: {exc}.") from None
@@ -75,9 +89,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode == "RGB":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        array = np.asarray(image, dtype=np.float64)
-        peak = array.max() or 1.0
-        image = Image.fromarray((array / peak * 255).astype(np.uint8))
+        # 16-bit samples: 65535 is white, as 255 is in 8 bits (257 = 65535 / 255).
+        array = np.clip(np.asarray(image, dtype=np.float64), 0, 65535)
+        image = Image.fromarray(np.round(array / 257).astype(np.uint8))
     if image.mode == "P":
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA"):
