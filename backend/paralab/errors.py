@@ -94,10 +94,14 @@ def paralab_error_handler(_: Request[Any, Any, Any], exc: ParaLabError) -> Respo
     return _respond(body, exc.headers)
 
 
-def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     error = "validation_error" if exc.status_code == 400 else _code_for(exc.status_code)
     extra = exc.extra if isinstance(exc.extra, dict | list) else None
-    body = ErrorBody(status_code=exc.status_code, error=error, detail=exc.detail, extra=extra)
+    detail = exc.detail
+    if exc.status_code == 413:  # Litestar's own body-size check: say what the limit is
+        limit = request.route_handler.resolve_request_max_body_size()
+        detail = f"The request body is larger than the limit of {limit:,} bytes."
+    body = ErrorBody(status_code=exc.status_code, error=error, detail=detail, extra=extra)
     return _respond(body, exc.headers)
 
 

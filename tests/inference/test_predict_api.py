@@ -6,7 +6,9 @@ import base64
 import io
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -109,6 +111,7 @@ def test_concurrent_requests_share_batches(model_client: TestClient[Litestar]) -
 SERVE_ONE_REQUEST = """
 import sys
 from pathlib import Path
+from typing import Any
 from litestar.testing import TestClient
 from paralab.app import create_app
 from paralab.settings import Settings
@@ -153,3 +156,36 @@ def test_unknown_model_or_variant(
     response = model_client.post(path, params=params, content=encode(solid(RED)))
     assert response.status_code == status
     assert response.json()["status_code"] == status
+
+
+def requests_counted(client: TestClient[Litestar], status: int) -> float:
+    metrics = client.get("/metrics")
+    assert metrics.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    line = (
+        f'paralab_inference_requests_total{{model="colour-cnn",status="{status}",variant="keras"}}'
+    )
+    values = [float(row.split()[-1]) for row in metrics.text.splitlines() if row.startswith(line)]
+    return values[0] if values else 0.0
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status"),
+    [
+        (lambda limit: {"files": {"image": ("x.png", b"png?", "image/png")}}, 422),
+        (lambda limit: {"content": b"\xff" * (limit + 1)}, 413),
+        (lambda limit: {"content": b"not an image"}, 415),
+    ],
+    ids=["no-file-field", "too-large", "not-an-image"],
+)
+def test_refused_uploads_are_counted_by_status(
+    model_client: TestClient[Litestar],
+    request_kwargs: Callable[[int], dict[str, Any]],
+    status: int,
+) -> None:
+    limit = model_client.app.state.settings.max_body_bytes
+    before = requests_counted(model_client, status)
+    response = model_client.post("/api/models/colour-cnn/predict", **request_kwargs(limit))
+    assert response.status_code == status
+    assert requests_counted(model_client, status) == before + 1
+    if status == 413:
+        assert f"{limit:,} bytes" in response.json()["detail"]

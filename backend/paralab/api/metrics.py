@@ -5,7 +5,8 @@ from litestar.datastructures import State
 
 from paralab.inference.service import InferenceService
 
-PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+"""Litestar appends the charset itself."""
 
 
 @get("/metrics", include_in_schema=True, tags=["health"], media_type=PROMETHEUS_TEXT)

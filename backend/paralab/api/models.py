@@ -5,9 +5,10 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State, UploadFile
+from litestar.exceptions import HTTPException
 from litestar.params import FromPath, QueryParameter
 
-from paralab.errors import InvalidInput, error_responses
+from paralab.errors import InvalidInput, ParaLabError, error_responses
 from paralab.inference.schemas import Classification, Segmentation, Variant
 from paralab.inference.service import InferenceService
 from paralab.training.manifest import Manifest
@@ -139,5 +140,9 @@ class ModelController(Controller):
         """Classify or segment one image (multipart field ``file`` or a raw image body)."""
         service = _service(state)
         service.manifest(name)
-        payload = await _image_bytes(request)
+        try:
+            payload = await _image_bytes(request)
+        except (ParaLabError, HTTPException) as exc:
+            service.count_refused(name, variant, exc.status_code)
+            raise
         return await service.predict(name, variant, payload)

@@ -33,8 +33,8 @@ class InferenceMetrics:
         )
         self.queue_depth = Gauge(
             "paralab_inference_queue_depth",
-            "Requests waiting for a batch, per model.",
-            ["model"],
+            "Requests waiting for a batch, per model and variant.",
+            ["model", "variant"],
             registry=self.registry,
         )
         self.worker_restarts = Counter(

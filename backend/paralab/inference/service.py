@@ -132,6 +132,12 @@ class InferenceService:
             self.metrics.latency.labels(name).observe(time.perf_counter() - started)
         return result
 
+    def count_refused(self, name: str, variant: Variant, status_code: int) -> None:
+        """Count a request for a known model refused before it reached the service
+        (an upload too large or malformed), so the metrics see every request."""
+        if name in self.manifests:
+            self.metrics.requests.labels(name, variant, str(status_code)).inc()
+
     async def _predict(self, name: str, variant: Variant, payload: bytes) -> Prediction:
         if not self._ready:
             raise Unavailable(f"Models are not loaded yet ({self._detail}).", retry_after_s=5)
@@ -139,7 +145,7 @@ class InferenceService:
             raise Unavailable("The inference queue is full; retry shortly.", retry_after_s=1)
         self._pending += 1
         batcher = self._batcher(name, variant)
-        self.metrics.queue_depth.labels(name).set(batcher.depth + 1)
+        self.metrics.queue_depth.labels(name, variant).set(batcher.depth + 1)
         try:
             result = await asyncio.wait_for(
                 batcher.submit(payload), timeout=self.settings.inference_timeout_s
@@ -156,7 +162,7 @@ class InferenceService:
             ) from None
         finally:
             self._pending -= 1
-            self.metrics.queue_depth.labels(name).set(batcher.depth)
+            self.metrics.queue_depth.labels(name, variant).set(batcher.depth)
         if isinstance(result, ImageFailure):
             raise ImageRejected(result)
         return result
