@@ -48,6 +48,9 @@ class Settings:
     """Requests waiting for inference; beyond this predict answers 503."""
     inference_timeout_s: float = 30.0
     """Per-request inference timeout."""
+    inference_stall_s: float = 120.0
+    """A batch still running after this long means a worker is stuck (alive but not
+    answering): the pool is rebuilt, as when a worker dies."""
     max_image_pixels: int = 40_000_000
     """Decoded-image pixel limit (decompression-bomb guard)."""
     executor: str = "local"
@@ -67,6 +70,7 @@ class Settings:
             "inference_threads_per_worker",
             "max_batch_size",
             "inference_timeout_s",
+            "inference_stall_s",
             "max_image_pixels",
         )
         for name in positive:

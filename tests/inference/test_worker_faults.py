@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -126,3 +127,37 @@ def test_an_idle_worker_that_dies_makes_readiness_false_until_replaced(
     assert refused.headers["retry-after"]
     wait_ready(fault_client)
     assert service.worker_pids() != [old_pid]
+
+
+def test_a_stuck_worker_is_noticed_and_replaced(tiny_models_dir: Path, tmp_path: Path) -> None:
+    settings = Settings(
+        data_dir=tmp_path,
+        models_dir=tiny_models_dir,
+        inference_workers=1,
+        inference_timeout_s=0.5,
+        inference_stall_s=1.0,
+    )
+    with TestClient(create_app(settings)) as client:
+        wait_ready(client)
+        service: InferenceService = client.app.state.inference
+        (stuck_pid,) = service.worker_pids()
+        os.kill(stuck_pid, signal.SIGSTOP)  # alive, holding its work, never answering
+        try:
+            timed_out = client.post(
+                "/api/models/colour-cnn/predict", content=encode(solid((230, 20, 20)))
+            )
+            assert timed_out.status_code == 504
+            deadline = time.monotonic() + 10
+            while client.get("/health/ready").status_code == 200:
+                assert time.monotonic() < deadline, "readiness never noticed the stuck worker"
+                time.sleep(0.05)
+            assert "stuck" in client.get("/health/ready").json()["checks"]["models"]["detail"]
+            wait_ready(client)
+            assert service.worker_pids() != [stuck_pid]
+            answer = client.post(
+                "/api/models/colour-cnn/predict", content=encode(solid((20, 20, 230)))
+            )
+            assert answer.json()["label"] == "blue"
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stuck_pid, signal.SIGKILL)

@@ -56,6 +56,8 @@ class InferenceService:
         self._detail = "starting"
         self._batchers: dict[tuple[str, str], MicroBatcher[bytes, Prediction | ImageFailure]] = {}
         self._pending = 0
+        self._batch_starts: dict[int, float] = {}
+        """When each batch now in the pool was sent (monotonic), by an id of the call."""
         self._rebuild_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         threads = settings.inference_workers * settings.inference_threads_per_worker
@@ -190,15 +192,21 @@ class InferenceService:
         call = partial(
             worker.predict_batch, name, variant, payloads, self.settings.max_image_pixels
         )
-        return await asyncio.get_running_loop().run_in_executor(pool.executor, call)
+        self._batch_starts[id(call)] = time.monotonic()
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool.executor, call)
+        finally:
+            del self._batch_starts[id(call)]
 
     # --- the pool -----------------------------------------------------------------
 
-    async def _build_pool(self) -> None:
+    async def _build_pool(self, reason: str = "") -> None:
         names = sorted(self.manifests)
         self._ready = False
         self.metrics.ready.set(0)
         self._detail = f"loading {', '.join(names)} in {self.settings.inference_workers} workers"
+        if reason:
+            self._detail += f" (rebuilding: {reason})"
         self._close_pool()
         self._pool = await asyncio.to_thread(pools.make_pool, self.settings, names)
         try:
@@ -242,7 +250,7 @@ class InferenceService:
         self.metrics.ready.set(0)
         self._detail = f"rebuilding the worker pool: {reason}"
         self.metrics.worker_restarts.inc()
-        self._rebuild_task = asyncio.create_task(self._build_pool())
+        self._rebuild_task = asyncio.create_task(self._build_pool(reason))
 
     async def _watch(self) -> None:
         """Notice a dead worker even when no request is running; retry failed builds."""
@@ -254,10 +262,17 @@ class InferenceService:
                 failed_builds = 0
                 if self._pool is not None and self._pool.broken():
                     self._pool_broken("a worker process died")
+                elif self._stalled():
+                    stall = self.settings.inference_stall_s
+                    self._pool_broken(f"a batch ran for over {stall:g} s: a worker is stuck")
             elif not building:
                 failed_builds += 1
                 await asyncio.sleep(min(30.0, 2.0**failed_builds))
                 self._rebuild_task = asyncio.create_task(self._build_pool())
+
+    def _stalled(self) -> bool:
+        oldest = min(self._batch_starts.values(), default=None)
+        return oldest is not None and time.monotonic() - oldest > self.settings.inference_stall_s
 
     def _close_pool(self) -> None:
         pool, self._pool = self._pool, None
