@@ -40,3 +40,12 @@ def test_docs_ui_loads_only_local_assets(client: TestClient[Litestar]) -> None:
     assert "http://" not in page.text
     assert "https://" not in page.text
     assert client.get("/vendor/swagger-ui/swagger-ui-bundle.js").status_code == 200
+
+
+def test_predict_documents_both_ways_to_send_the_image(client: TestClient[Litestar]) -> None:
+    schema = client.get("/schema/openapi.json").json()
+    body = schema["paths"]["/api/models/{name}/predict"]["post"]["requestBody"]
+    multipart = body["content"]["multipart/form-data"]["schema"]
+    assert multipart["required"] == ["file"]
+    assert multipart["properties"]["file"]["format"] == "binary"
+    assert body["content"]["image/*"]["schema"]["format"] == "binary"

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.datastructures import State, UploadFile
 from litestar.exceptions import HTTPException
+from litestar.openapi.spec import (
+    OpenAPIFormat,
+    OpenAPIMediaType,
+    OpenAPIType,
+    Operation,
+    RequestBody,
+    Schema,
+)
 from litestar.params import FromPath, QueryParameter
 
 from paralab.errors import InvalidInput, ParaLabError, error_responses
@@ -48,6 +57,27 @@ class ModelMetadata(msgspec.Struct, frozen=True, kw_only=True):
     """How ``latency_ms`` of each variant was measured."""
     training: dict[str, Any]
     ready: bool
+
+
+@dataclass
+class PredictOperation(Operation):
+    """The predict handler reads its body itself (multipart or raw): describe both."""
+
+    def __post_init__(self) -> None:
+        binary = Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY)
+        self.request_body = RequestBody(
+            required=True,
+            description="The image: a multipart field `file`, or the raw bytes as the body.",
+            content={
+                "multipart/form-data": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT, properties={"file": binary}, required=["file"]
+                    )
+                ),
+                "application/octet-stream": OpenAPIMediaType(schema=binary),
+                "image/*": OpenAPIMediaType(schema=binary),
+            },
+        )
 
 
 def _service(state: State) -> InferenceService:
@@ -129,6 +159,7 @@ class ModelController(Controller):
         "/{name:str}/predict",
         status_code=200,
         responses=error_responses(404, 413, 415, 422, 503, 504),
+        operation_class=PredictOperation,
     )
     async def predict(
         self,
