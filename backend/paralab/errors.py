@@ -114,8 +114,17 @@ def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Respons
     return _respond(body)
 
 
+def too_deep_handler(_: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
+    # The only unbounded recursion a request can trigger is decoding deeply nested JSON.
+    body = ErrorBody(
+        status_code=400, error="validation_error", detail="The request body is nested too deeply."
+    )
+    return _respond(body)
+
+
 EXCEPTION_HANDLERS = {
     ParaLabError: paralab_error_handler,
+    RecursionError: too_deep_handler,
     HTTPException: http_error_handler,
     Exception: internal_error_handler,
 }

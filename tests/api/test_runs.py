@@ -9,6 +9,9 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from paralab.app import create_app
+from paralab.lab.events import ActorStart, Output, json_encoder
+from paralab.runs.models import Run
+from paralab.runs.store import RunStore, now
 from paralab.settings import Settings
 
 FINAL = {"succeeded", "failed", "cancelled", "timed_out"}
@@ -201,5 +204,43 @@ def test_out_of_range_query_values_are_400(
     client: TestClient[Litestar], path: str, params: dict[str, str]
 ) -> None:
     response = client.get(path, params=params)
+    assert response.status_code == 400
+    assert response.json()["error"] == "validation_error"
+
+
+def test_a_run_left_running_by_a_crash_is_failed_at_its_last_moment(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "none")
+    store = RunStore(settings.data_dir / "runs.sqlite3")
+    crashed = Run(
+        id="crashed", scenario_id="T4.1", params={}, status="running", created_at=now(), last_seq=2
+    )
+    store.insert_run(crashed)
+    store.append_events(
+        "crashed",
+        1,
+        [
+            json_encoder.encode(
+                ActorStart(t_ns=10, pid=1, tid=1, actor="main", kind="main", seq=1)
+            ),
+            json_encoder.encode(
+                Output(t_ns=2_000_000_000, pid=1, tid=1, actor="main", line="x", seq=2)
+            ),
+        ],
+    )
+    store.close()
+    with TestClient(create_app(settings)) as client:
+        run = client.get("/api/runs/crashed").json()
+        events = client.get("/api/runs/crashed/events").json()["events"]
+    assert run["status"] == "failed"
+    assert "server stopped" in run["error"]
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert events[-1]["type"] == "run"
+    assert events[-1]["t_ns"] >= events[-2]["t_ns"]
+
+
+def test_deeply_nested_json_is_a_400_not_a_crash(client: TestClient[Litestar]) -> None:
+    nested = "[" * 5000 + "]" * 5000
+    body = f'{{"scenario_id": "T4.2", "params": {{"a": {nested}}}}}'
+    response = client.post("/api/runs", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"

@@ -25,6 +25,7 @@ def test_a_hanging_scenario_times_out_and_its_process_group_is_gone(
 ) -> None:
     outcome, events = run_scenario("X1.1", time_limit_s=1.0, detect=False)
     assert outcome.status == "timed_out"
+    assert "time limit of 1 s" in outcome.error
     pids = {e.pid for e in events if isinstance(e, ActorStart)}
     assert len(pids) == 1
     (pid,) = pids

@@ -11,7 +11,15 @@ import pytest
 
 from paralab.lab import traced
 from paralab.lab.emitter import Emitter, FrameReader
-from paralab.lab.events import Acquired, Event, GaveUp, Released, Wait, msgpack_decoder
+from paralab.lab.events import (
+    Acquired,
+    Event,
+    GaveUp,
+    Output,
+    Released,
+    Wait,
+    msgpack_decoder,
+)
 
 Recorded = Callable[[], list[Event]]
 
@@ -116,3 +124,14 @@ def test_a_lock_that_is_free_is_acquired_not_given_up(recorded: Recorded) -> Non
     assert lock.acquire(blocking=False)
     lock.release()
     assert [type(e) for e in recorded()] == [Wait, Acquired, Released]
+
+
+def test_an_oversized_event_keeps_both_ends_of_its_text(recorded: Recorded) -> None:
+    traceback = "Traceback (most recent call last):\n" + "  frame\n" * 800 + "ValueError: the cause"
+    traced.emit(Output, line=traceback)
+    (event,) = recorded()
+    assert isinstance(event, Output)
+    assert len(event.line) < 4000
+    assert event.line.startswith("Traceback")
+    assert event.line.endswith("ValueError: the cause")
+    assert "characters cut" in event.line

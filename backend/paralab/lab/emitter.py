@@ -90,8 +90,10 @@ def _shortened(event: Event) -> Event:
     """Cut long text fields so a frame stays below PIPE_BUF (and its write atomic)."""
     import msgspec
 
+    # Keep both ends: a traceback's last line is the exception itself.
+    head, tail = MAX_LINE // 3, MAX_LINE - MAX_LINE // 3
     changes = {
-        name: value[:MAX_LINE] + " …[truncated]"
+        name: f"{value[:head]} …[{len(value) - MAX_LINE:,} characters cut]… {value[-tail:]}"
         for name in ("line", "detail", "item", "obj", "actor", "label", "name")
         if isinstance(value := getattr(event, name, None), str) and len(value) > MAX_LINE
     }

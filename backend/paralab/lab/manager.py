@@ -89,7 +89,7 @@ class RunManager:
         """Validate and queue a run; raises NotFound, InvalidInput or TooManyRequests."""
         scenario = find(scenario_id)
         if scenario is None:
-            raise NotFound(f"Unknown scenario {scenario_id!r}: see GET /api/scenarios.")
+            raise NotFound(f"Unknown scenario {scenario_id[:80]!r}: see GET /api/scenarios.")
         try:
             validated = msgspec.convert(params, scenario.params)
         except msgspec.ValidationError as exc:
@@ -126,6 +126,7 @@ class RunManager:
     async def shutdown(self) -> None:
         """Cancel every active run and wait for them (used when the server stops)."""
         for live in list(self._live.values()):
+            live.child.cancel_reason = "cancelled: the server shut down"
             live.child.cancel_requested.set()
         tasks = [live.task for live in self._live.values() if live.task]
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -138,7 +139,7 @@ class RunManager:
             return live.run
         run = self.store.get_run(run_id)
         if run is None:
-            raise NotFound(f"Unknown run {run_id!r}.")
+            raise NotFound(f"Unknown run {run_id[:80]!r}.")
         return run
 
     def active_count(self) -> int:
@@ -181,7 +182,9 @@ class RunManager:
 
     async def _execute(self, live: LiveRun) -> None:
         run = live.run
-        outcome = Outcome(status="cancelled", exit_code=None, error="cancelled while queued")
+        outcome = Outcome(
+            status="cancelled", exit_code=None, error=f"{live.child.cancel_reason} while queued"
+        )
         try:
             if await self._take_slot(live):
                 try:
@@ -227,9 +230,12 @@ class RunManager:
             return False
         return True
 
-    def _lifecycle(self, live: LiveRun, status: RunStatus, detail: str = "") -> None:
+    def _lifecycle(
+        self, live: LiveRun, status: RunStatus, detail: str = "", t_ns: int | None = None
+    ) -> None:
         live.run.status = status
-        t_ns = time.monotonic_ns() - live.origin_ns if live.origin_ns else 0
+        if t_ns is None:
+            t_ns = time.monotonic_ns() - live.origin_ns if live.origin_ns else 0
         event = RunLifecycle(
             t_ns=t_ns,
             pid=live.child.pid or os.getpid(),
@@ -267,9 +273,16 @@ class RunManager:
             run.error = "the server stopped while this run was active"
             run.finished_at = run.finished_at or now()
             live = LiveRun(run=run)
+            # The old clock origin is gone: stamp it at the last event, so time never goes back.
+            last = self.store.events(run.id, run.last_seq, 1) if run.last_seq else []
+            t_ns = msgspec.json.decode(last[0].body, type=_Stamp).t_ns if last else 0
             with contextlib.suppress(Exception):
-                self._lifecycle(live, "failed", run.error)
+                self._lifecycle(live, "failed", run.error, t_ns=t_ns)
             self.store.update_run(run)
+
+
+class _Stamp(msgspec.Struct):
+    t_ns: int
 
 
 def is_final(status: str) -> bool:
