@@ -5,12 +5,13 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from paralab.lab.events import ActorEnd, ActorStart, GaveUp, Wait
+from paralab.lab.events import Acquired, ActorEnd, ActorStart, GaveUp, Released, Wait
 from paralab.runs.models import Run
-from paralab.runs.trace import chrome_trace
+from paralab.runs.trace import chrome_trace_chunks
 from tests.api.test_runs import start, wait_until_final
 
 
@@ -59,6 +60,12 @@ def test_output_and_lifecycle_become_instants(client: TestClient[Litestar]) -> N
     assert sum(e["cat"] == "output" for e in instants) == 2
 
 
+def trace_document(run: Run, events: list[Any], page_size: int = 2) -> dict[str, Any]:
+    pages = [events[i : i + page_size] for i in range(0, len(events), page_size)]
+    document: dict[str, Any] = json.loads(b"".join(chrome_trace_chunks(run, pages)))
+    return document
+
+
 def test_a_wait_given_up_is_a_closed_slice_not_an_unfinished_one() -> None:
     who = {"pid": 7, "tid": 70, "actor": "worker"}
     events = [
@@ -70,7 +77,48 @@ def test_a_wait_given_up_is_a_closed_slice_not_an_unfinished_one() -> None:
     run = Run(
         id="r", scenario_id="T4.1", params={}, status="succeeded", created_at=datetime.now(UTC)
     )
-    slices = [e for e in chrome_trace(run, events)["traceEvents"] if e["ph"] == "X"]
+    slices = [e for e in trace_document(run, events)["traceEvents"] if e["ph"] == "X"]
     waits = [e for e in slices if e["cat"] == "blocked"]
     assert [(e["ts"], e["dur"], e["args"]["reason"]) for e in waits] == [(1.0, 4.0, "timeout")]
     assert not [e for e in slices if e["cat"] == "unfinished"]
+
+
+def test_a_semaphore_acquired_as_a_signal_is_an_instant_not_an_endless_hold() -> None:
+    consumer = {"pid": 7, "tid": 71, "actor": "consumer"}
+    producer = {"pid": 7, "tid": 72, "actor": "producer"}
+    events = [
+        ActorStart(t_ns=0, kind="thread", **consumer),
+        ActorStart(t_ns=0, kind="thread", **producer),
+        Acquired(t_ns=1_000, primitive="semaphore", obj="items", value=0, **consumer),
+        ActorEnd(t_ns=2_000, kind="thread", **consumer),
+        Released(t_ns=5_000, primitive="semaphore", obj="items", value=1, **producer),
+        ActorEnd(t_ns=9_000, kind="thread", **producer),
+    ]
+    run = Run(
+        id="r", scenario_id="T6.1", params={}, status="succeeded", created_at=datetime.now(UTC)
+    )
+    trace = trace_document(run, events)["traceEvents"]
+    assert not [e for e in trace if e["ph"] == "X" and e["cat"] in ("holding", "unfinished")]
+    instants = {(e["tid"], e["name"]) for e in trace if e["ph"] == "i"}
+    assert {(71, "acquire semaphore items"), (72, "release semaphore items")} <= instants
+
+
+@pytest.mark.parametrize("page_size", [1, 3, 1000])
+def test_the_streamed_document_is_the_same_whatever_the_page_size(page_size: int) -> None:
+    who = {"pid": 7, "tid": 70, "actor": "worker"}
+    events = [
+        ActorStart(t_ns=0, kind="thread", **who),
+        Wait(t_ns=1_000, primitive="lock", obj="door", **who),
+        Acquired(t_ns=2_000, primitive="lock", obj="door", **who),
+        Released(t_ns=3_000, primitive="lock", obj="door", **who),
+        ActorEnd(t_ns=9_000, kind="thread", **who),
+    ]
+    run = Run(
+        id="r", scenario_id="T4.1", params={}, status="succeeded", created_at=datetime.now(UTC)
+    )
+    document = trace_document(run, events, page_size)
+    assert document == trace_document(run, events, 1000)
+    names = [e["name"] for e in document["traceEvents"]]
+    assert names.count("hold door") == 1
+    assert names.count("wait lock door") == 1
+    assert "thread_name" in names

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Response, get, post
+from litestar import Controller, MediaType, get, post
 from litestar.datastructures import State
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
 
 from paralab.errors import error_responses
 from paralab.lab.events import Event, RunStatus, json_decoder
 from paralab.lab.manager import RunManager
 from paralab.runs.models import Run, RunDetail, RunPage
-from paralab.runs.trace import chrome_trace
+from paralab.runs.trace import chrome_trace_chunks
 
 
 class CreateRun(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -89,13 +92,26 @@ class RunController(Controller):
         next_seq = stored[-1].seq + 1 if stored else from_seq
         return EventPage(events=events, next_seq=next_seq, last_seq=run.last_seq, status=run.status)
 
-    @get("/{run_id:str}/trace", responses=error_responses(404))
-    async def get_trace(self, run_id: FromPath[str], state: State) -> Response[dict[str, Any]]:
-        """Chrome Trace Event JSON of the run: open it in ui.perfetto.dev."""
+    @get("/{run_id:str}/trace", responses=error_responses(404), media_type=MediaType.JSON)
+    async def get_trace(self, run_id: FromPath[str], state: State) -> Stream:
+        """Chrome Trace Event JSON of the run: open it in ui.perfetto.dev.
+
+        Streamed: built page by page in a worker thread, so a huge run neither blocks the
+        server nor needs its whole trace in memory."""
         manager = _manager(state)
         run = manager.get(run_id)
-        events = [json_decoder.decode(e.body) for e in manager.store.events(run_id, 1, 10**9)]
-        return Response(
-            chrome_trace(run, events),
+        pages = (
+            [json_decoder.decode(e.body) for e in page]
+            for page in manager.store.event_pages(run_id)
+        )
+        chunks = chrome_trace_chunks(run, pages)
+
+        async def body() -> AsyncIterator[bytes]:
+            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
+                yield chunk
+
+        return Stream(
+            body(),
+            media_type=MediaType.JSON,
             headers={"Content-Disposition": f'attachment; filename="paralab-{run_id}.trace.json"'},
         )

@@ -8,8 +8,9 @@ of per event. Output lines and metrics also get tables of their own for quick vi
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,24 @@ class RunStore:
                     if len(found) == limit:
                         return found
         return found
+
+    def event_pages(self, run_id: str, page_size: int = 20_000) -> Iterator[list[StoredEvent]]:
+        """Every event of a run, page by page, read on a connection of its own: the
+        iterator may be advanced from a worker thread while the owner keeps writing."""
+        with contextlib.closing(sqlite3.connect(self.path, check_same_thread=False)) as db:
+            rows = db.execute(
+                "SELECT first_seq, body FROM event_chunks WHERE run_id=? ORDER BY first_seq",
+                (run_id,),
+            )
+            page: list[StoredEvent] = []
+            for first_seq, body in rows:
+                lines = bytes(body).split(b"\n")
+                page += [StoredEvent(first_seq + i, line) for i, line in enumerate(lines)]
+                if len(page) >= page_size:
+                    yield page
+                    page = []
+            if page:
+                yield page
 
     def metrics(self, run_id: str) -> list[MetricValue]:
         rows = self._db.execute(

@@ -3,12 +3,17 @@
 Per thread: an ``alive`` slice from actor_start to actor_end, ``wait <obj>`` slices from
 wait to acquired, ``hold <obj>`` slices while a lock or semaphore is held; instants for
 queue, barrier, output and lifecycle events; counters for metrics and progress.
+
+The document is produced in chunks (``chrome_trace_chunks``), page by page of events, so
+a run of millions of events is exported in bounded memory and never all at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+import msgspec
 
 from paralab.lab.events import (
     Acquired,
@@ -95,6 +100,7 @@ class _Builder:
                 if start:
                     args: dict[str, Any] = {"kind": event.kind, "exit_code": event.exit_code}
                     self.slice(start, event.t_ns, event.actor, "actor", args)
+                self._drop_signal_acquisitions(event.tid)
             case Wait():
                 self.open[("wait", event.tid, event.primitive, event.obj)] = event
             case Acquired():
@@ -161,20 +167,53 @@ class _Builder:
                 event, f"release {event.primitive} {event.obj}", "sync", {"value": event.value}
             )
 
+    def _drop_signal_acquisitions(self, tid: int) -> None:
+        """A semaphore used as a signal is acquired by one thread and released by another:
+        the acquiring thread never held anything. Show its acquisitions as instants."""
+        for key, acquired in list(self.open.items()):
+            if (
+                key[0] == "hold"
+                and key[1] == tid
+                and getattr(acquired, "primitive", "") == "semaphore"
+            ):
+                del self.open[key]
+                args = {"value": getattr(acquired, "value", None)}
+                self.instant(acquired, f"acquire semaphore {key[2]}", "sync", args)
+
+    def take(self) -> list[dict[str, Any]]:
+        out, self.out = self.out, []
+        return out
+
     def close_open_spans(self) -> None:
         for key, start in list(self.open.items()):
             self.slice(start, self.last_ns, f"{key[0]} (unfinished)", "unfinished", {})
         self.open.clear()
 
 
-def chrome_trace(run: Run, events: Iterable[Event]) -> dict[str, Any]:
-    """The whole run as a Chrome Trace Event document."""
+def chrome_trace_chunks(run: Run, pages: Iterable[Iterable[Event]]) -> Iterator[bytes]:
+    """The whole run as a Chrome Trace Event JSON document, one chunk per page of events.
+    (Chrome and Perfetto accept metadata events anywhere, so thread names come last.)"""
+    encoder = msgspec.json.Encoder()
     builder = _Builder()
-    for event in events:
-        builder.add(event)
+    yield b'{"traceEvents":['
+    first = True
+    for page in pages:
+        for event in page:
+            builder.add(event)
+        chunk = builder.take()
+        if chunk:
+            yield (b"" if first else b",") + encoder.encode(chunk)[1:-1]
+            first = False
     builder.close_open_spans()
-    pids = {pid for pid, _ in builder.threads}
-    metadata: list[dict[str, Any]] = [
+    tail = builder.take() + _metadata(run, builder.threads)
+    yield (b"" if first else b",") + encoder.encode(tail)[1:-1]
+    document_metadata = {"run_id": run.id, "scenario_id": run.scenario_id, "status": run.status}
+    yield b'],"displayTimeUnit":"ms","metadata":' + encoder.encode(document_metadata) + b"}"
+
+
+def _metadata(run: Run, threads: dict[tuple[int, int], str]) -> list[dict[str, Any]]:
+    pids = {pid for pid, _ in threads}
+    names: list[dict[str, Any]] = [
         {
             "ph": "M",
             "name": "process_name",
@@ -183,12 +222,8 @@ def chrome_trace(run: Run, events: Iterable[Event]) -> dict[str, Any]:
         }
         for pid in sorted(pids)
     ]
-    metadata += [
+    names += [
         {"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": actor}}
-        for (pid, tid), actor in sorted(builder.threads.items())
+        for (pid, tid), actor in sorted(threads.items())
     ]
-    return {
-        "traceEvents": metadata + builder.out,
-        "displayTimeUnit": "ms",
-        "metadata": {"run_id": run.id, "scenario_id": run.scenario_id, "status": run.status},
-    }
+    return names

@@ -11,9 +11,10 @@ from paralab.lab.scenario import Lab, Params, Scenario
 
 
 class StormParams(Params, frozen=True, kw_only=True):
-    threads: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
-    acquisitions: Annotated[int, msgspec.Meta(ge=1, le=200_000)] = 10_000
-    """Per thread; each one is a wait, an acquired and a released event."""
+    threads: Annotated[int, msgspec.Meta(ge=1, le=8)] = 2
+    acquisitions: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 10_000
+    """Per thread; each one is a wait, an acquired and a released event (at most 2.4
+    million events a run: about 250 MB in the store)."""
 
 
 def event_storm(p: StormParams, lab: Lab) -> None:
