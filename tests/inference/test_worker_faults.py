@@ -5,12 +5,17 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
+import psutil
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -161,3 +166,38 @@ def test_a_stuck_worker_is_noticed_and_replaced(tiny_models_dir: Path, tmp_path:
         finally:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(stuck_pid, signal.SIGKILL)
+
+
+def test_workers_leave_when_the_server_is_killed(tiny_models_dir: Path, tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {
+        **os.environ,
+        "PARALAB_DATA_DIR": str(tmp_path),
+        "PARALAB_MODELS_DIR": str(tiny_models_dir),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "paralab", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    family: list[psutil.Process] = []
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert time.monotonic() < deadline, "the server never became ready"
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"http://127.0.0.1:{port}/health/ready").status_code == 200:
+                    break
+            time.sleep(0.2)
+        family = psutil.Process(server.pid).children(recursive=True)
+        assert len(family) >= 2  # at least the forkserver and a worker
+    finally:
+        server.kill()  # no shutdown hooks run: the children are on their own now
+        server.wait()
+    _, alive = psutil.wait_procs(family, timeout=15)
+    for process in alive:
+        process.kill()
+    assert not alive, [p.cmdline() for p in alive]

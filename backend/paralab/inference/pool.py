@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -60,7 +61,12 @@ def _local_pool(settings: Settings, names: list[str]) -> WorkerPool:
         max_workers=settings.inference_workers,
         mp_context=context,
         initializer=worker.initialize,
-        initargs=(str(settings.models_dir), names, settings.inference_threads_per_worker),
+        initargs=(
+            str(settings.models_dir),
+            names,
+            settings.inference_threads_per_worker,
+            os.getpid(),
+        ),
     )
     return WorkerPool(executor=executor, workers=settings.inference_workers)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,7 @@ PALETTE = np.array([[255, 64, 64], [40, 90, 200], [255, 210, 0]], dtype=np.float
 """pet: red, background: blue, border: yellow."""
 OVERLAY_ALPHA = 0.45
 OVERLAY_MAX_SIDE = 1024
+SERVER_CHECK_S = 1.0
 
 Forward = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 
@@ -49,8 +51,12 @@ class LoadedModel:
 _models: dict[str, LoadedModel] = {}
 
 
-def initialize(models_dir: str, names: Sequence[str], intra_op_threads: int) -> None:
+def initialize(
+    models_dir: str, names: Sequence[str], intra_op_threads: int, server_pid: int | None = None
+) -> None:
     """Pool initializer: set TF threads before any op, load and warm every model."""
+    if server_pid is not None:
+        _exit_with_the_server(server_pid)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -63,6 +69,23 @@ def initialize(models_dir: str, names: Sequence[str], intra_op_threads: int) -> 
         for forward in forwards.values():
             forward(np.zeros((1, height, width, 3), dtype=np.float32))
         _models[manifest.name] = loaded
+
+
+def _exit_with_the_server(server_pid: int) -> None:
+    """Workers are children of the forkserver, not of the server, and block reading the
+    call queue: if the server is killed they would live on. Watch it and leave with it."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(SERVER_CHECK_S)
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except PermissionError:  # the pid was reused by someone else's process
+                os._exit(0)
+
+    threading.Thread(target=watch, name="server-watch", daemon=True).start()
 
 
 def loaded_models(linger_s: float = 0.0) -> tuple[int, list[str]]:
