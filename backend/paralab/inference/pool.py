@@ -41,11 +41,13 @@ class WorkerPool:
             self.executor.shutdown(wait=False)
             self.client.close()
             return
+        # Kill first (a stuck worker would never take its exit message), then join the
+        # executor's manager thread so its queues and semaphores are released now.
         processes = list((getattr(self.executor, "_processes", None) or {}).values())
-        self.executor.shutdown(wait=False, cancel_futures=True)
         for process in processes:
             with contextlib.suppress(Exception):
                 process.kill()
+        self.executor.shutdown(wait=True, cancel_futures=True)
 
 
 def make_pool(settings: Settings, names: list[str]) -> WorkerPool:
