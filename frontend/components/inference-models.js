@@ -45,24 +45,28 @@ export function modelDetails(meta, variant, onVariant) {
     variantTable(meta, variant, onVariant));
 }
 
+const HEADLINE_METRICS = ["accuracy", "mean_iou", "iou_pet"];
+
 function variantTable(meta, selected, onVariant) {
   const variants = Object.entries(meta.variants || {});
-  const metricNames = [...new Set(variants.flatMap(([, info]) => Object.keys(info.metrics || {})))].slice(0, 3);
+  // Two metrics keep the table narrow: the headline ones first (the rest are above it).
+  const available = [...new Set(variants.flatMap(([, info]) => Object.keys(info.metrics || {})))];
+  const metricNames = [...HEADLINE_METRICS.filter((name) => available.includes(name)),
+    ...available.filter((name) => !HEADLINE_METRICS.includes(name))].slice(0, 2);
   return h("fieldset", { class: "inference-variants", id: "inference-variants" },
     h("legend", {}, "Variant"),
     h("table", { class: "table" },
       h("thead", {}, h("tr", {},
-        h("th", {}, "Variant"), h("th", {}, "Runtime"), h("th", {}, "Size"), h("th", {}, "Latency"),
+        h("th", {}, "Variant"), h("th", {}, "Size"), h("th", {}, "Latency"),
         metricNames.map((name) => h("th", {}, humanize(name))))),
       h("tbody", {}, variants.map(([name, info]) => {
         const id = `inference-variant-${name}`;
         return h("tr", { "data-variant": name },
-          h("td", {}, h("label", { for: id, class: "inference-variant-label" },
+          h("td", {}, h("label", { for: id, class: "inference-variant-label", title: info.runtime || null },
             h("input", {
               type: "radio", name: "inference-variant", id, value: name, checked: name === selected,
               onchange: (event) => { if (event.target.checked) onVariant(name); },
             }), " ", name)),
-          h("td", {}, info.runtime || "—"),
           h("td", { class: "num", title: info.bytes ? `${info.bytes.toLocaleString()} bytes` : null },
             info.bytes ? formatBytes(info.bytes) : "—"),
           h("td", { class: "num" }, typeof info.latency_ms === "number" ? `${info.latency_ms.toFixed(1)} ms` : "—"),

@@ -37,16 +37,31 @@ export function segmentationView(result, photoUrl, fileName) {
   const stem = (fileName || "image").replace(/\.[^.]+$/, "");
   const overlaySrc = `data:image/png;base64,${result.overlay_png}`;
   const maskSrc = `data:image/png;base64,${result.mask_png}`;
-  const width = Math.max(result.width, Math.min(MIN_DISPLAY, result.width * 8));
+  // The box takes its shape from the answer, not from the photo: a format the browser
+  // cannot draw (TIFF) must not collapse it. Small images are scaled up to MIN_DISPLAY.
+  const scale = Math.max(1, MIN_DISPLAY / Math.max(result.width, result.height));
+  const width = Math.round(result.width * scale);
   const pixelated = Math.max(result.width, result.height) <= 64;
 
   const overlay = h("img", {
     src: overlaySrc, id: "inference-overlay", class: pixelated ? "inference-layer pixelated" : "inference-layer",
     alt: `Segmentation overlay: ${describeFractions(result)}`,
   });
-  const stack = h("div", { class: "inference-stack", style: `width: ${width}px` },
-    h("img", { src: photoUrl, class: "inference-photo", alt: "The uploaded photo", onload: pixelateIfSmall }),
-    overlay);
+  const caption = h("figcaption", { class: "muted small" },
+    `${result.width}×${result.height} px, mask at the image's size`);
+  const photo = h("img", {
+    src: photoUrl, class: "inference-photo", alt: "The uploaded photo", onload: pixelateIfSmall,
+    onerror: () => {
+      photo.hidden = true;
+      slider.value = "100";
+      setOpacity();
+      caption.append(" · this browser cannot show the photo's format: the overlay includes it");
+    },
+  });
+  const stack = h("div", {
+    class: "inference-stack",
+    style: `width: ${width}px; aspect-ratio: ${result.width} / ${result.height}`,
+  }, photo, overlay);
   const output = h("output", { for: "inference-opacity", id: "inference-opacity-value" });
   const slider = h("input", {
     type: "range", id: "inference-opacity", min: 0, max: 100, step: 1, value: 80,
@@ -74,8 +89,7 @@ export function segmentationView(result, photoUrl, fileName) {
   });
 
   return h("div", { class: "inference-segmentation", "data-task": "segmentation" },
-    h("figure", { class: "inference-figure" }, stack,
-      h("figcaption", { class: "muted small" }, `${result.width}×${result.height} px, mask at the image's size`)),
+    h("figure", { class: "inference-figure" }, stack, caption),
     h("div", { class: "inference-controls" },
       h("div", { class: "field inference-opacity-field" },
         h("label", { for: "inference-opacity" }, "Overlay opacity ", output), slider),
