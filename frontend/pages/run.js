@@ -151,9 +151,9 @@ class RunView {
       runDuration(run) !== null ? ` · duration ${formatSeconds(runDuration(run))}` : "",
       run.exit_code !== null && run.exit_code !== undefined ? ` · exit code ${run.exit_code}` : "",
       params ? " · " : "", params ? h("code", {}, params) : "");
-    if (run.error) this.showError(run.error);
-    else if (run.status === "timed_out") this.showMessage("The run hit its time limit and was stopped.");
-    else if (run.status === "cancelled") this.showMessage("The run was cancelled.");
+    if (run.status === "timed_out") this.showMessage(run.error || "Stopped at its time limit.");
+    else if (run.status === "cancelled") this.showMessage(run.error || "Cancelled.");
+    else if (run.error) this.showError(run.error);
   }
 
   showError(text) {

@@ -99,7 +99,7 @@ def test_cancel_stops_a_long_run(page: Page, server_url: str) -> None:
     page.click("#cancel-run")
     expect(page.locator("#run-status")).to_have_text("cancelled", timeout=20_000)
     expect(page.locator("#cancel-run")).to_be_disabled()
-    expect(page.locator(".run-message")).to_have_text("The run was cancelled.")
+    expect(page.locator(".run-message")).to_have_text("Cancelled on request.")
     assert httpx.get(f"{server_url}/api/runs/{run_id}").json()["status"] == "cancelled"
 
 

@@ -126,7 +126,7 @@ class RunManager:
     async def shutdown(self) -> None:
         """Cancel every active run and wait for them (used when the server stops)."""
         for live in list(self._live.values()):
-            live.child.cancel_reason = "cancelled: the server shut down"
+            live.child.cancel_reason = "Cancelled because the server shut down."
             live.child.cancel_requested.set()
         tasks = [live.task for live in self._live.values() if live.task]
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -183,7 +183,9 @@ class RunManager:
     async def _execute(self, live: LiveRun) -> None:
         run = live.run
         outcome = Outcome(
-            status="cancelled", exit_code=None, error=f"{live.child.cancel_reason} while queued"
+            status="cancelled",
+            exit_code=None,
+            error=f"{live.child.cancel_reason[:-1]} while queued.",
         )
         try:
             if await self._take_slot(live):

@@ -41,7 +41,7 @@ class ChildRun:
 
     cancel_requested: asyncio.Event
     pid: int | None = None
-    cancel_reason: str = "cancelled on request"
+    cancel_reason: str = "Cancelled on request."
 
     @classmethod
     def create(cls) -> ChildRun:
@@ -138,7 +138,7 @@ async def _supervise(
     if status == "failed" and not error:
         error = f"scenario process exited with code {exit_code}"
     elif status == "timed_out":
-        error = f"the run passed its time limit of {time_limit_s:g} s and was stopped"
+        error = f"Stopped at its time limit of {time_limit_s:g} s."
     elif status == "cancelled":
         error = handle.cancel_reason
     return Outcome(status=status, exit_code=exit_code, error=error)
