@@ -244,3 +244,13 @@ def test_deeply_nested_json_is_a_400_not_a_crash(client: TestClient[Litestar]) -
     response = client.post("/api/runs", content=body, headers={"content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"] == "validation_error"
+
+
+def test_run_detail_carries_the_last_output_lines_and_the_total(
+    client: TestClient[Litestar],
+) -> None:
+    run = wait_until_final(client, start(client, "C1.2", rate=2000, seconds=0.75)["id"])
+    assert run["status"] == "succeeded"
+    assert run["output_total"] == 1500
+    ticks = [int(line["line"].split()[1]) for line in run["output"]]
+    assert ticks == list(range(500, 1500))

@@ -13,7 +13,7 @@ from litestar.response import Stream
 from paralab.errors import error_responses
 from paralab.lab.events import Event, RunStatus, json_decoder
 from paralab.lab.manager import RunManager
-from paralab.runs.models import Run, RunDetail, RunPage
+from paralab.runs.models import MAX_DETAIL_OUTPUT, Run, RunDetail, RunPage
 from paralab.runs.trace import chrome_trace_chunks
 
 
@@ -67,7 +67,8 @@ class RunController(Controller):
         run = manager.get(run_id)
         return RunDetail(
             **msgspec.structs.asdict(run),
-            output=manager.store.output(run_id),
+            output=manager.store.output(run_id, last=MAX_DETAIL_OUTPUT),
+            output_total=manager.store.output_count(run_id),
             metrics=manager.store.metrics(run_id),
         )
 

@@ -45,7 +45,13 @@ class MetricValue(msgspec.Struct, frozen=True):
 
 class RunDetail(Run, kw_only=True):
     output: list[OutputLine]
+    """The last ``MAX_DETAIL_OUTPUT`` lines (every line: the events endpoint, type output)."""
+    output_total: int
+    """How many lines the run printed in all."""
     metrics: list[MetricValue]
+
+
+MAX_DETAIL_OUTPUT = 1000
 
 
 class RunPage(msgspec.Struct, frozen=True):

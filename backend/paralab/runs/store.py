@@ -210,12 +210,20 @@ class RunStore:
         ).fetchall()
         return [MetricValue(*row) for row in rows]
 
-    def output(self, run_id: str) -> list[OutputLine]:
+    def output(self, run_id: str, last: int = 2**62) -> list[OutputLine]:
+        """The run's output lines in order; only the ``last`` ones if there are more."""
         rows = self._db.execute(
-            "SELECT seq, t_ns, actor, stream, line FROM output WHERE run_id=? ORDER BY seq",
-            (run_id,),
+            "SELECT seq, t_ns, actor, stream, line FROM output WHERE run_id=? "
+            "ORDER BY seq DESC LIMIT ?",
+            (run_id, last),
         ).fetchall()
-        return [OutputLine(*row) for row in rows]
+        return [OutputLine(*row) for row in reversed(rows)]
+
+    def output_count(self, run_id: str) -> int:
+        (count,) = self._db.execute(
+            "SELECT COUNT(*) FROM output WHERE run_id=?", (run_id,)
+        ).fetchone()
+        return int(count)
 
     def unfinished_runs(self) -> list[Run]:
         marks = ",".join("?" * len(FINAL_STATUSES))
