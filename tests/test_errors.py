@@ -21,3 +21,22 @@ def test_http_errors_use_the_error_shape(
     assert set(body) == {"status_code", "error", "detail", "extra"}
     assert body["status_code"] == status
     assert body["detail"]
+
+
+def test_a_recursion_error_of_our_own_is_a_500_not_a_client_error() -> None:
+    from litestar import get
+
+    from paralab.errors import EXCEPTION_HANDLERS
+
+    def recurse(n: int) -> int:
+        return recurse(n + 1) + 1
+
+    @get("/recurse")
+    async def handler() -> int:
+        return recurse(0)
+
+    app = Litestar([handler], exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
+    with TestClient(app) as client:
+        response = client.get("/recurse")
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"

@@ -114,8 +114,13 @@ def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Respons
     return _respond(body)
 
 
-def too_deep_handler(_: Request[Any, Any, Any], exc: RecursionError) -> Response[ErrorBody]:
-    # The only unbounded recursion a request can trigger is decoding deeply nested JSON.
+def recursion_error_handler(
+    request: Request[Any, Any, Any], exc: RecursionError
+) -> Response[ErrorBody]:
+    """msgspec raises RecursionError on deeply nested JSON: the client's fault. Any other
+    recursion error is ours."""
+    if "deserializ" not in str(exc):
+        return internal_error_handler(request, exc)
     body = ErrorBody(
         status_code=400, error="validation_error", detail="The request body is nested too deeply."
     )
@@ -124,7 +129,7 @@ def too_deep_handler(_: Request[Any, Any, Any], exc: RecursionError) -> Response
 
 EXCEPTION_HANDLERS = {
     ParaLabError: paralab_error_handler,
-    RecursionError: too_deep_handler,
+    RecursionError: recursion_error_handler,
     HTTPException: http_error_handler,
     Exception: internal_error_handler,
 }

@@ -46,3 +46,21 @@ async def test_a_slow_consumer_is_bounded_and_still_gets_every_event_once(
     assert seqs == list(range(1, len(seqs) + 1))
     assert len(seqs) > 18_000  # 3 events per acquisition, 2 x 3000 of them
     assert (last["type"], last["status"]) == ("run", "succeeded")
+
+
+async def test_shutdown_cancels_running_and_queued_runs_and_says_why(tmp_path: Path) -> None:
+    store = RunStore(tmp_path / "runs.sqlite3")
+    runs = RunManager(store, Settings(data_dir=tmp_path, max_concurrent_runs=1))
+    try:
+        running = runs.submit("X1.1", {"detect": False})  # deadlocks: runs until stopped
+        queued = runs.submit("T1.1", {})
+        while runs.get(running.id).status != "running":
+            await asyncio.sleep(0.01)
+        await runs.shutdown()
+        finished = {run_id: runs.get(run_id) for run_id in (running.id, queued.id)}
+    finally:
+        store.close()
+    assert finished[running.id].status == "cancelled"
+    assert finished[running.id].error == "Cancelled because the server shut down."
+    assert finished[queued.id].status == "cancelled"
+    assert finished[queued.id].error == "Cancelled because the server shut down while queued."

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 import msgspec
@@ -108,8 +109,16 @@ class RunController(Controller):
         chunks = chrome_trace_chunks(run, pages)
 
         async def body() -> AsyncIterator[bytes]:
-            while (chunk := await asyncio.to_thread(next, chunks, None)) is not None:
-                yield chunk
+            # One thread per export, so closing (which closes the generator's sqlite
+            # connection) queues behind a `next` that a client disconnect interrupted.
+            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
+            loop = asyncio.get_running_loop()
+            try:
+                while (chunk := await loop.run_in_executor(thread, next, chunks, None)) is not None:
+                    yield chunk
+            finally:
+                thread.submit(chunks.close)
+                thread.shutdown(wait=False)
 
         return Stream(
             body(),

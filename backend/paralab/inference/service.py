@@ -89,7 +89,7 @@ class InferenceService:
                     await task
         for batcher in self._batchers.values():
             await batcher.close()
-        self._close_pool()
+        await self._close_pool()
 
     def readiness(self) -> CheckResult:
         return CheckResult(self._ready, self._detail)
@@ -207,13 +207,13 @@ class InferenceService:
         self._detail = f"loading {', '.join(names)} in {self.settings.inference_workers} workers"
         if reason:
             self._detail += f" (rebuilding: {reason})"
-        self._close_pool()
+        await self._close_pool()
         self._pool = await asyncio.to_thread(pools.make_pool, self.settings, names)
         try:
             await self._warm_up(self._pool, names)
         except Exception as exc:
             # The watchdog retries the build after a pause; a half-built pool must go.
-            self._close_pool()
+            await self._close_pool()
             self._detail = f"workers failed to load the models: {exc!r}; retrying"
             log.exception("inference pool failed to start")
             return
@@ -274,7 +274,8 @@ class InferenceService:
         oldest = min(self._batch_starts.values(), default=None)
         return oldest is not None and time.monotonic() - oldest > self.settings.inference_stall_s
 
-    def _close_pool(self) -> None:
+    async def _close_pool(self) -> None:
+        # Closing joins the executor (and waits for workers still starting): off the loop.
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.close()
+            await asyncio.to_thread(pool.close)

@@ -182,13 +182,15 @@ class RunManager:
 
     async def _execute(self, live: LiveRun) -> None:
         run = live.run
+        # Stays only if this task itself is cancelled (the server going away).
         outcome = Outcome(
-            status="cancelled",
-            exit_code=None,
-            error=f"{live.child.cancel_reason[:-1]} while queued.",
+            status="cancelled", exit_code=None, error="Cancelled: the server stopped."
         )
         try:
-            if await self._take_slot(live):
+            if not await self._take_slot(live):
+                reason = f"{live.child.cancel_reason[:-1]} while queued."
+                outcome = Outcome(status="cancelled", exit_code=None, error=reason)
+            else:
                 try:
                     live.origin_ns = time.monotonic_ns()
                     run.started_at = now()

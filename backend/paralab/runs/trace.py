@@ -10,7 +10,7 @@ a run of millions of events is exported in bounded memory and never all at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import Any
 
 import msgspec
@@ -190,23 +190,22 @@ class _Builder:
         self.open.clear()
 
 
-def chrome_trace_chunks(run: Run, pages: Iterable[Iterable[Event]]) -> Iterator[bytes]:
+def chrome_trace_chunks(run: Run, pages: Iterable[Iterable[Event]]) -> Generator[bytes, None, None]:
     """The whole run as a Chrome Trace Event JSON document, one chunk per page of events.
     (Chrome and Perfetto accept metadata events anywhere, so thread names come last.)"""
     encoder = msgspec.json.Encoder()
     builder = _Builder()
     yield b'{"traceEvents":['
-    first = True
+    separator = b""
     for page in pages:
         for event in page:
             builder.add(event)
-        chunk = builder.take()
-        if chunk:
-            yield (b"" if first else b",") + encoder.encode(chunk)[1:-1]
-            first = False
+        if chunk := builder.take():
+            yield separator + encoder.encode(chunk)[1:-1]
+            separator = b","
     builder.close_open_spans()
-    tail = builder.take() + _metadata(run, builder.threads)
-    yield (b"" if first else b",") + encoder.encode(tail)[1:-1]
+    if tail := builder.take() + _metadata(run, builder.threads):
+        yield separator + encoder.encode(tail)[1:-1]
     document_metadata = {"run_id": run.id, "scenario_id": run.scenario_id, "status": run.status}
     yield b'],"displayTimeUnit":"ms","metadata":' + encoder.encode(document_metadata) + b"}"
 
