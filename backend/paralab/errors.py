@@ -98,11 +98,19 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     error = "validation_error" if exc.status_code == 400 else _code_for(exc.status_code)
     extra = exc.extra if isinstance(exc.extra, dict | list) else None
     detail = exc.detail
+    if isinstance(extra, list) and any(_is_missing_body(item) for item in extra):
+        detail = "The request needs a JSON body."  # Litestar only says "'data'"
     if exc.status_code == 413:  # Litestar's own body-size check: say what the limit is
         limit = request.route_handler.resolve_request_max_body_size()
         detail = f"The request body is larger than the limit of {limit:,} bytes."
     body = ErrorBody(status_code=exc.status_code, error=error, detail=detail, extra=extra)
     return _respond(body, exc.headers)
+
+
+def _is_missing_body(item: object) -> bool:
+    return (
+        isinstance(item, dict) and item.get("source") == "body" and item.get("message") == "'data'"
+    )
 
 
 def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

@@ -254,3 +254,9 @@ def test_run_detail_carries_the_last_output_lines_and_the_total(
     assert run["output_total"] == 1500
     ticks = [int(line["line"].split()[1]) for line in run["output"]]
     assert ticks == list(range(500, 1500))
+
+
+def test_an_empty_body_is_a_400_that_says_a_body_is_needed(client: TestClient[Litestar]) -> None:
+    response = client.post("/api/runs", content=b"", headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The request needs a JSON body."
