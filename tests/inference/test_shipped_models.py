@@ -68,9 +68,9 @@ def test_pet_segmenter_finds_the_pets(shipped: TestClient[Litestar], variant: st
         trimap = np.asarray(Image.open(photo.with_suffix(".trimap.png")))
         assert mask.shape == trimap.shape
         ious[photo.stem] = pet_iou(mask, trimap)
-    # The model's held-out pet IoU is 0.79; single photos vary around it.
-    assert min(ious.values()) >= 0.65, ious
-    assert sum(ious.values()) / len(ious) >= 0.72, ious
+    # The model's held-out pet IoU is 0.82; single photos vary around it.
+    assert min(ious.values()) >= 0.75, ious
+    assert sum(ious.values()) / len(ious) >= 0.80, ious
 
 
 def test_manifests_match_the_shipped_files(shipped: TestClient[Litestar]) -> None:
