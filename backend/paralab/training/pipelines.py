@@ -44,9 +44,25 @@ from paralab.training.train import (
 CNN_NAME, FCN_NAME = "cifar10-cnn", "oxford-pets-fcn"
 BASELINE_FILE = "baseline.json"
 ROOT = Path(__file__).resolve().parents[3]
+
+
+def _cpu() -> str:
+    """'2 vCPU AMD EPYC, AVX-512': what latencies measured on this machine are worth."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return f"{os.cpu_count()} vCPU"
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), ""
+    )
+    flags = " ".join(ln for ln in info.splitlines() if ln.startswith("flags"))
+    vector = "AVX-512" if " avx512f" in flags else "AVX2" if " avx2" in flags else "no AVX2"
+    return f"{os.cpu_count()} vCPU {model}, {vector}"
+
+
 LATENCY_NOTE = (
     f"median of 50 single-image calls after warm-up, {THREADS} threads, on the training "
-    "machine (2 vCPU AMD EPYC, AVX2, shared with other work)"
+    f"machine ({_cpu()})"
 )
 TTA_DESCRIPTIONS = {
     "none": "none (a single view)",
