@@ -25,17 +25,16 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 run: $(RUNTIME_STAMP)
 	$(PY) -m paralab serve
 
-# Debian packages the tests drive: chromium (browser tests), redis-server (scale-out tests).
+# Debian packages the tests drive: chromium (browser tests).
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
-	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	    echo "installing$$missing with apt-get"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing \
 	    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; }; \
-	  else echo "missing$$missing and apt-get is not usable: browser/redis tests will be skipped"; fi; \
+	  else echo "missing$$missing and apt-get is not usable: the browser tests will fail"; fi; \
 	fi
 
 test: $(DEV_STAMP) system-deps
