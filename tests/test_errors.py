@@ -40,3 +40,14 @@ def test_a_recursion_error_of_our_own_is_a_500_not_a_client_error() -> None:
         response = client.get("/recurse")
     assert response.status_code == 500
     assert response.json()["error"] == "internal_error"
+
+
+@pytest.mark.parametrize("path", ["/api/scenarios/{id}", "/api/runs/{id}", "/api/models/{id}"])
+def test_a_huge_unknown_id_is_not_echoed_back_in_full(
+    client: TestClient[Litestar], path: str
+) -> None:
+    response = client.get(path.format(id="x" * 20_000))
+    assert response.status_code == 404
+    detail = response.json()["detail"]
+    assert detail.startswith("Unknown")
+    assert len(detail) <= 502

@@ -81,7 +81,13 @@ def _code_for(status_code: int) -> str:
         return "error"
 
 
+MAX_DETAIL = 500
+"""Error details quote what the client sent: never echo a huge id back in full."""
+
+
 def _respond(body: ErrorBody, headers: dict[str, str] | None = None) -> Response[ErrorBody]:
+    if len(body.detail) > MAX_DETAIL:
+        body = msgspec.structs.replace(body, detail=body.detail[:MAX_DETAIL] + " …")
     return Response(
         content=body, status_code=body.status_code, media_type=MediaType.JSON, headers=headers
     )

@@ -65,7 +65,7 @@ class ScenarioController(Controller):
         """One scenario with its parameter schema, defaults and source code."""
         scenario = find(scenario_id)
         if scenario is None:
-            raise NotFound(f"Unknown scenario {scenario_id[:80]!r}: see GET /api/scenarios.")
+            raise NotFound(f"Unknown scenario {scenario_id!r}: see GET /api/scenarios.")
         return ScenarioDetail(
             **_summary_fields(scenario),
             params_schema=params_schema(scenario),

@@ -112,7 +112,7 @@ class InferenceService:
     def manifest(self, name: str) -> Manifest:
         manifest = self.manifests.get(name)
         if manifest is None:
-            raise NotFound(f"Unknown model {name[:80]!r}: see GET /api/models.")
+            raise NotFound(f"Unknown model {name!r}: see GET /api/models.")
         return manifest
 
     async def predict(self, name: str, variant: Variant, payload: bytes) -> Prediction:

@@ -89,7 +89,7 @@ class RunManager:
         """Validate and queue a run; raises NotFound, InvalidInput or TooManyRequests."""
         scenario = find(scenario_id)
         if scenario is None:
-            raise NotFound(f"Unknown scenario {scenario_id[:80]!r}: see GET /api/scenarios.")
+            raise NotFound(f"Unknown scenario {scenario_id!r}: see GET /api/scenarios.")
         try:
             validated = msgspec.convert(params, scenario.params)
         except msgspec.ValidationError as exc:
@@ -139,7 +139,7 @@ class RunManager:
             return live.run
         run = self.store.get_run(run_id)
         if run is None:
-            raise NotFound(f"Unknown run {run_id[:80]!r}.")
+            raise NotFound(f"Unknown run {run_id!r}.")
         return run
 
     def active_count(self) -> int:

@@ -74,6 +74,11 @@ class StoredEvent(msgspec.Struct, frozen=True):
     """The event's JSON, as streamed."""
 
 
+def _unpack(first_seq: int, body: bytes) -> list[StoredEvent]:
+    """One stored chunk (newline-joined JSON events) back into numbered events."""
+    return [StoredEvent(first_seq + i, line) for i, line in enumerate(bytes(body).split(b"\n"))]
+
+
 class RunStore:
     """All reads and writes of runs, events and output. Not thread-safe: one owner."""
 
@@ -177,10 +182,9 @@ class RunStore:
             (run_id, from_seq),
         )
         for first_seq, body in rows:
-            for offset, line in enumerate(bytes(body).split(b"\n")):
-                seq = first_seq + offset
-                if seq >= from_seq:
-                    found.append(StoredEvent(seq, line))
+            for event in _unpack(first_seq, body):
+                if event.seq >= from_seq:
+                    found.append(event)
                     if len(found) == limit:
                         return found
         return found
@@ -195,8 +199,7 @@ class RunStore:
             )
             page: list[StoredEvent] = []
             for first_seq, body in rows:
-                lines = bytes(body).split(b"\n")
-                page += [StoredEvent(first_seq + i, line) for i, line in enumerate(lines)]
+                page += _unpack(first_seq, body)
                 if len(page) >= page_size:
                     yield page
                     page = []
