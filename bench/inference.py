@@ -83,7 +83,7 @@ def raw_reference(models_dir: Path, name: str, batch: int, seconds: float) -> tu
     import keras
     import tensorflow as tf
 
-    from paralab.training.manifest import read_manifest
+    from paralab.inference.manifest import read_manifest
 
     manifest = read_manifest(models_dir / name)
     model = keras.models.load_model(models_dir / name / "model.keras", compile=False)

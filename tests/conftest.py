@@ -18,7 +18,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", models_dir=tmp_path / "no-models")
+    return Settings().replace(data_dir=tmp_path / "var", models_dir=tmp_path / "no-models")
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ def test_ready_reports_every_check_once_started(client: TestClient[Litestar]) ->
 def test_ready_is_503_when_a_check_fails(settings: Settings) -> None:
     app = create_app(settings)
     with TestClient(app) as client:
-        app.state.readiness.register("models", lambda: CheckResult(False, "loading"))
+        app.state.services.readiness.register("models", lambda: CheckResult(False, "loading"))
         response = client.get("/health/ready")
     assert response.status_code == 503
     assert response.json()["checks"]["models"] == {"ready": False, "detail": "loading"}

@@ -17,11 +17,11 @@ def test_fields_are_read_from_paralab_environment_variables() -> None:
             "OTHER": "ignored",
         }
     )
-    assert settings.port == 9001
-    assert settings.data_dir == Path("/tmp/x")
-    assert settings.max_batch_delay_ms == 2.5
-    assert settings.model_names == ("a", "b")
-    assert settings.host == "127.0.0.1"
+    assert settings.server.port == 9001
+    assert settings.server.data_dir == Path("/tmp/x")
+    assert settings.inference.max_batch_delay_ms == 2.5
+    assert settings.inference.model_names == ("a", "b")
+    assert settings.server.host == "127.0.0.1"
 
 
 @pytest.mark.parametrize(

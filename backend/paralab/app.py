@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -12,17 +12,17 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 
 from paralab import __version__
+from paralab.api.dependencies import Services
+from paralab.api.errors import EXCEPTION_HANDLERS
 from paralab.api.health import HealthController
+from paralab.api.inference import ModelController
 from paralab.api.metrics import prometheus_metrics
-from paralab.api.models import ModelController
 from paralab.api.runs import RunController
 from paralab.api.scenarios import ScenarioController
 from paralab.api.ws import run_events_socket
-from paralab.errors import EXCEPTION_HANDLERS
-from paralab.health import CheckResult, Readiness
+from paralab.health import Readiness
 from paralab.inference.service import InferenceService
-from paralab.lab.manager import RunManager
-from paralab.runs.store import RunStore
+from paralab.runs.service import RunService
 from paralab.settings import Settings
 
 API_DESCRIPTION = """\
@@ -53,32 +53,22 @@ def openapi_config() -> OpenAPIConfig:
 def create_app(settings: Settings | None = None) -> Litestar:
     """Build the ParaLab app; services start and stop with the app's lifespan."""
     settings = settings or Settings.from_env()
+    services = Services(readiness=Readiness())
 
     @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        readiness: Readiness = app.state.readiness
-        store = RunStore(settings.data_dir / "runs.sqlite3")
-        manager = RunManager(store, settings)
-        app.state.run_manager = manager
-        readiness.register("run_store", lambda: CheckResult(store.healthy(), str(store.path)))
-        inference = InferenceService(settings)
-        app.state.inference = inference
-        readiness.register("models", inference.readiness)
-        await inference.start()
-        try:
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        # Stopped in reverse: inference first, then runs (cancelled, awaited), then the store.
+        async with AsyncExitStack() as stack:
+            services.runs = await stack.enter_async_context(RunService.running(settings))
+            services.readiness.register("run_store", services.runs.readiness)
+            inference = InferenceService.running(settings)
+            services.inference = await stack.enter_async_context(inference)
+            services.readiness.register("models", services.inference.readiness)
             yield
-        finally:
-            try:
-                await inference.stop()
-            finally:
-                try:
-                    await manager.shutdown()
-                finally:
-                    store.close()
 
     frontend = create_static_files_router(
         path="/",
-        directories=[settings.frontend_dir],
+        directories=[settings.server.frontend_dir],
         html_mode=True,
         name="frontend",
         include_in_schema=False,
@@ -93,10 +83,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
             run_events_socket,
             frontend,
         ],
+        dependencies=services.dependencies(),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=openapi_config(),
         lifespan=[lifespan],
-        state=State({"settings": settings, "readiness": Readiness()}),
-        request_max_body_size=settings.max_body_bytes,
+        state=State({"settings": settings, "services": services}),
+        request_max_body_size=settings.server.max_body_bytes,
         debug=False,
     )

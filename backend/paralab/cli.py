@@ -16,8 +16,12 @@ def _serve(args: argparse.Namespace) -> int:
     from paralab.app import create_app
 
     settings = Settings.from_env()
-    settings = settings.replace(host=args.host or settings.host, port=args.port or settings.port)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    settings = settings.replace(
+        host=args.host or settings.server.host, port=args.port or settings.server.port
+    )
+    uvicorn.run(
+        create_app(settings), host=settings.server.host, port=settings.server.port, log_level="info"
+    )
     return 0
 
 

@@ -10,7 +10,7 @@ from litestar.testing import TestClient
 
 from paralab.app import create_app
 from paralab.lab.events import ActorStart, Output, json_encoder
-from paralab.runs.models import Run
+from paralab.runs.records import Run
 from paralab.runs.store import RunStore, now
 from paralab.settings import Settings
 
@@ -106,7 +106,7 @@ def test_history_filters_by_scenario_and_status(client: TestClient[Litestar]) ->
 
 
 def test_full_queue_answers_429_and_creates_nothing(tmp_path: Path) -> None:
-    settings = Settings(
+    settings = Settings().replace(
         data_dir=tmp_path, models_dir=tmp_path / "none", max_concurrent_runs=1, run_queue_size=1
     )
     with TestClient(create_app(settings)) as client:
@@ -158,7 +158,9 @@ def test_malformed_json_body_is_400(client: TestClient[Litestar]) -> None:
 
 def test_oversized_body_is_413(tmp_path: Path) -> None:
     with TestClient(
-        create_app(Settings(data_dir=tmp_path, models_dir=tmp_path / "none", max_body_bytes=1024))
+        create_app(
+            Settings().replace(data_dir=tmp_path, models_dir=tmp_path / "none", max_body_bytes=1024)
+        )
     ) as client:
         padding = "x" * 2048
         response = client.post(
@@ -179,7 +181,7 @@ def test_unknown_run_is_404(client: TestClient[Litestar], path: str) -> None:
 
 
 def test_finished_runs_survive_a_restart_and_unfinished_ones_are_marked(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "none")
+    settings = Settings().replace(data_dir=tmp_path, models_dir=tmp_path / "none")
     with TestClient(create_app(settings)) as client:
         done = wait_until_final(client, start(client, "T1.1", threads=2)["id"])
         before = client.get(f"/api/runs/{done['id']}/events").json()["events"]
@@ -209,8 +211,8 @@ def test_out_of_range_query_values_are_400(
 
 
 def test_a_run_left_running_by_a_crash_is_failed_at_its_last_moment(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, models_dir=tmp_path / "none")
-    store = RunStore(settings.data_dir / "runs.sqlite3")
+    settings = Settings().replace(data_dir=tmp_path, models_dir=tmp_path / "none")
+    store = RunStore(settings.server.data_dir / "runs.sqlite3")
     crashed = Run(
         id="crashed", scenario_id="T4.1", params={}, status="running", created_at=now(), last_seq=2
     )

@@ -140,12 +140,12 @@ def test_a_client_leaving_during_a_quiet_run_is_let_go_at_once(
     import time
 
     run = start(client, "X1.1", detect=False)  # deadlocked: no events for a long time
-    manager = client.app.state.run_manager
+    fanout = client.app.state.services.runs.fanout
     with client.websocket_connect(f"/ws/runs/{run['id']}") as ws:
         ws.receive_json()
-        assert len(manager._live[run["id"]].subscribers) == 1
+        assert fanout.subscriber_count(run["id"]) == 1
     deadline = time.monotonic() + 5
-    while manager._live[run["id"]].subscribers:
+    while fanout.subscriber_count(run["id"]):
         assert time.monotonic() < deadline, "the subscriber outlived its client"
         time.sleep(0.02)
     client.post(f"/api/runs/{run['id']}/cancel")

@@ -41,7 +41,7 @@ def wait_ready(client: TestClient[Litestar], timeout_s: float = 180) -> None:
 def model_client(
     tiny_models_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient[Litestar]]:
-    settings = Settings(
+    settings = Settings().replace(
         data_dir=tmp_path_factory.mktemp("var"),
         models_dir=tiny_models_dir,
         inference_workers=1,

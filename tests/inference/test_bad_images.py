@@ -66,7 +66,7 @@ def test_bad_images_get_a_clear_4xx(
 
 
 def test_oversized_body_is_413_before_any_decoding(model_client: TestClient[Litestar]) -> None:
-    limit = model_client.app.state.settings.max_body_bytes
+    limit = model_client.app.state.settings.server.max_body_bytes
     response = model_client.post(
         "/api/models/colour-cnn/predict",
         content=b"\xff" * (limit + 1),

@@ -27,7 +27,7 @@ def dask_client(
         dashboard_address=None,
         host="127.0.0.1",
     ) as cluster:
-        settings = Settings(
+        settings = Settings().replace(
             data_dir=tmp_path_factory.mktemp("var"),
             models_dir=tiny_models_dir,
             executor="dask",
@@ -44,7 +44,7 @@ def test_predictions_run_on_the_dask_worker(dask_client: TestClient[Litestar]) -
     )
     assert response.status_code == 200, response.text
     assert response.json()["label"] == "green"
-    service = dask_client.app.state.inference
+    service = dask_client.app.state.services.inference
     assert service.worker_pids() == []  # no local pool: the work went to the cluster
 
 

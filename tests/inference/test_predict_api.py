@@ -118,7 +118,7 @@ from paralab.settings import Settings
 from paralab.settings import REPO_ROOT
 from tests.inference.conftest import encode, solid, wait_ready
 
-settings = Settings(
+settings = Settings().replace(
     data_dir=Path(sys.argv[1]), models_dir=Path(sys.argv[2]), inference_workers=1
 )
 with TestClient(create_app(settings)) as client:
@@ -182,7 +182,7 @@ def test_refused_uploads_are_counted_by_status(
     request_kwargs: Callable[[int], dict[str, Any]],
     status: int,
 ) -> None:
-    limit = model_client.app.state.settings.max_body_bytes
+    limit = model_client.app.state.settings.server.max_body_bytes
     before = requests_counted(model_client, status)
     response = model_client.post("/api/models/colour-cnn/predict", **request_kwargs(limit))
     assert response.status_code == status

@@ -25,7 +25,7 @@ VARIANTS = ["keras", "tflite-fp16", "tflite-int8"]
 
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient[Litestar]]:
-    settings = Settings(data_dir=tmp_path_factory.mktemp("var"), inference_workers=1)
+    settings = Settings().replace(data_dir=tmp_path_factory.mktemp("var"), inference_workers=1)
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
         yield client

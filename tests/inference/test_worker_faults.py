@@ -29,7 +29,7 @@ from tests.inference.conftest import encode, solid, wait_ready
 
 @pytest.fixture
 def fault_client(tiny_models_dir: Path, tmp_path: Path) -> Iterator[TestClient[Litestar]]:
-    settings = Settings(
+    settings = Settings().replace(
         data_dir=tmp_path,
         models_dir=tiny_models_dir,
         inference_workers=1,
@@ -49,7 +49,7 @@ def slow_image() -> bytes:
 def test_killed_worker_answers_503_reports_not_ready_and_is_replaced(
     fault_client: TestClient[Litestar],
 ) -> None:
-    service: InferenceService = fault_client.app.state.inference
+    service: InferenceService = fault_client.app.state.services.inference
     (old_pid,) = service.worker_pids()
     answer: dict[str, object] = {}
 
@@ -84,12 +84,12 @@ def test_killed_worker_answers_503_reports_not_ready_and_is_replaced(
 
 
 def test_a_full_queue_is_503_with_retry_after(tiny_models_dir: Path, tmp_path: Path) -> None:
-    settings = Settings(
+    settings = Settings().replace(
         data_dir=tmp_path, models_dir=tiny_models_dir, inference_workers=1, inference_queue_size=2
     )
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
-        service: InferenceService = client.app.state.inference
+        service: InferenceService = client.app.state.services.inference
         statuses: list[int] = []
         slow = slow_image()
 
@@ -112,7 +112,7 @@ def test_a_full_queue_is_503_with_retry_after(tiny_models_dir: Path, tmp_path: P
 
 
 def test_a_request_slower_than_the_timeout_is_504(tiny_models_dir: Path, tmp_path: Path) -> None:
-    settings = Settings(
+    settings = Settings().replace(
         data_dir=tmp_path, models_dir=tiny_models_dir, inference_workers=1, inference_timeout_s=0.3
     )
     with TestClient(create_app(settings)) as client:
@@ -125,7 +125,7 @@ def test_a_request_slower_than_the_timeout_is_504(tiny_models_dir: Path, tmp_pat
 def test_an_idle_worker_that_dies_makes_readiness_false_until_replaced(
     fault_client: TestClient[Litestar],
 ) -> None:
-    service: InferenceService = fault_client.app.state.inference
+    service: InferenceService = fault_client.app.state.services.inference
     (old_pid,) = service.worker_pids()
     os.kill(old_pid, signal.SIGKILL)
     deadline = time.monotonic() + 10
@@ -142,7 +142,7 @@ def test_an_idle_worker_that_dies_makes_readiness_false_until_replaced(
 
 
 def test_a_stuck_worker_is_noticed_and_replaced(tiny_models_dir: Path, tmp_path: Path) -> None:
-    settings = Settings(
+    settings = Settings().replace(
         data_dir=tmp_path,
         models_dir=tiny_models_dir,
         inference_workers=1,
@@ -151,7 +151,7 @@ def test_a_stuck_worker_is_noticed_and_replaced(tiny_models_dir: Path, tmp_path:
     )
     with TestClient(create_app(settings)) as client:
         wait_ready(client)
-        service: InferenceService = client.app.state.inference
+        service: InferenceService = client.app.state.services.inference
         (stuck_pid,) = service.worker_pids()
         os.kill(stuck_pid, signal.SIGSTOP)  # alive, holding its work, never answering
         try:

@@ -18,16 +18,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 import numpy as np
 
-from paralab.training.manifest import (
+from paralab.inference.manifest import (
     Architecture,
     Manifest,
     ModelFile,
     Output,
     Preprocessing,
     TrainingData,
-    sha256_of,
-    write_manifest,
 )
+from paralab.training.manifest import sha256_of, write_manifest
 from paralab.training.quantize import VARIANT_FILES, convert, save_weights_only
 
 SIZE = 16

@@ -77,12 +77,12 @@ def test_lost_updates_happen_without_the_lock_and_not_with_it(run_scenario: RunS
 def test_cancelling_the_supervising_task_kills_the_process_group() -> None:
     import asyncio
 
-    from paralab.lab.runner import ChildRun, run_child
+    from paralab.lab.runner import CancelHandle, run_child
 
     async def start_then_abandon() -> int:
-        handle = ChildRun.create()
+        handle = CancelHandle.create()
         task = asyncio.create_task(
-            run_child("X1.1", {"detect": False}, lambda _: None, time_limit_s=60, handle=handle)
+            run_child("X1.1", {"detect": False}, lambda _: None, time_limit_s=60, cancel=handle)
         )
         while handle.pid is None:
             await asyncio.sleep(0.01)

@@ -16,8 +16,8 @@ import msgspec
 import pytest
 
 from paralab.lab.catalog import SCENARIOS
-from paralab.lab.catalog.thread_basics import NamedThreads
-from paralab.lab.catalog.thread_locks import BoxParams
+from paralab.lab.catalog.threads.basics import NamedThreads
+from paralab.lab.catalog.threads.locks import BoxParams
 from paralab.lab.events import (
     Acquired,
     ActorEnd,

@@ -49,7 +49,7 @@ def recorded() -> Iterator[Recorded]:
     try:
         yield events
     finally:
-        traced._emitter = None
+        traced.install(None)
         os.close(read_fd)
         os.close(write_fd)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from paralab.lab.events import Metric, Output
-from paralab.runs.models import Run
+from paralab.runs.records import Run
 from paralab.runs.store import RunStore
 
 

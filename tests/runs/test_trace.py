@@ -18,7 +18,7 @@ from paralab.lab.events import (
     RunLifecycle,
     Wait,
 )
-from paralab.runs.models import Run
+from paralab.runs.records import Run
 from paralab.runs.trace import chrome_trace_chunks
 from tests.api.test_runs import start, wait_until_final
 

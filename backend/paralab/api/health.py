@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 
-from paralab.errors import error_responses
+from paralab.api.errors import error_responses
 from paralab.health import Readiness, ReadinessReport
 
 
@@ -22,8 +22,7 @@ class HealthController(Controller):
         return Liveness(status="ok")
 
     @get("/ready", responses=error_responses(503))
-    async def ready(self, state: State) -> Response[ReadinessReport]:
+    async def ready(self, readiness: NamedDependency[Readiness]) -> Response[ReadinessReport]:
         """200 when every service is ready to work, 503 with the failing checks otherwise."""
-        readiness: Readiness = state.readiness
         report = readiness.report()
         return Response(report, status_code=200 if report.ready else 503)

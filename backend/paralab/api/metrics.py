@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from litestar import Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from paralab.inference.service import InferenceService
 
@@ -10,7 +10,6 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
 
 @get("/metrics", include_in_schema=True, tags=["health"], media_type=PROMETHEUS_TEXT)
-async def prometheus_metrics(state: State) -> Response[bytes]:
+async def prometheus_metrics(inference: NamedDependency[InferenceService]) -> Response[bytes]:
     """Prometheus text: requests by model and status, latency, batch sizes, queue, restarts."""
-    service: InferenceService = state.inference
-    return Response(service.metrics.render(), media_type=PROMETHEUS_TEXT)
+    return Response(inference.metrics.render(), media_type=PROMETHEUS_TEXT)

@@ -6,7 +6,7 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import FromPath
 
-from paralab.errors import NotFound, error_responses
+from paralab.api.errors import error_responses
 from paralab.lab.catalog import PARTS, SCENARIOS, find
 from paralab.lab.scenario import Scenario
 from paralab.lab.source import scenario_source
@@ -64,8 +64,6 @@ class ScenarioController(Controller):
     async def get_scenario(self, scenario_id: FromPath[str]) -> ScenarioDetail:
         """One scenario with its parameter schema, defaults and source code."""
         scenario = find(scenario_id)
-        if scenario is None:
-            raise NotFound(f"Unknown scenario {scenario_id!r}: see GET /api/scenarios.")
         return ScenarioDetail(
             **_summary_fields(scenario),
             params_schema=params_schema(scenario),

@@ -17,15 +17,17 @@ from typing import Literal
 import msgspec
 from litestar import WebSocket, websocket
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
 
 from paralab.errors import NotFound
-from paralab.lab.manager import RunManager
+from paralab.lab.events import MAX_SEQ
+from paralab.runs.service import RunService
 
 CLOSE_UNKNOWN_RUN = 4404
 CLOSE_BAD_REQUEST = 4400
-MAX_SEQ = 2**62
+Socket = WebSocket[object, object, State]
 
 
 class ClientMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -56,12 +58,14 @@ def events_frame(bodies: list[bytes]) -> bytes:
 
 @websocket("/ws/runs/{run_id:str}")
 async def run_events_socket(
-    socket: WebSocket[object, object, State], run_id: FromPath[str], from_seq: FromQuery[str] = "1"
+    socket: Socket,
+    run_id: FromPath[str],
+    runs: NamedDependency[RunService],
+    from_seq: FromQuery[str] = "1",
 ) -> None:
-    manager: RunManager = socket.app.state.run_manager
     await socket.accept()
     try:
-        manager.get(run_id)
+        runs.get(run_id)
     except NotFound:
         await socket.close(code=CLOSE_UNKNOWN_RUN, reason="unknown run")
         return
@@ -71,7 +75,7 @@ async def run_events_socket(
         return
     # Whichever ends first, the stream or the client, ends the other: a client that goes
     # away during a quiet stretch of a run is noticed at once.
-    sender = asyncio.create_task(_send_events(socket, manager, run_id, first))
+    sender = asyncio.create_task(_send_events(socket, runs, run_id, first))
     listener = asyncio.create_task(_answer_client(socket))
     try:
         await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
@@ -90,19 +94,17 @@ def _parse_from_seq(raw: str) -> int | None:
     return value if 1 <= value <= MAX_SEQ else None
 
 
-async def _send_events(
-    socket: WebSocket[object, object, State], manager: RunManager, run_id: str, from_seq: int
-) -> None:
-    async with contextlib.aclosing(manager.stream(run_id, from_seq)) as stream:
+async def _send_events(socket: Socket, runs: RunService, run_id: str, from_seq: int) -> None:
+    async with contextlib.aclosing(runs.stream(run_id, from_seq)) as stream:
         async for batch in stream:
             await socket.send_text(events_frame([body for _, body in batch]).decode())
-    run = manager.get(run_id)
+    run = runs.get(run_id)
     end = EndFrame(status=run.status, last_seq=run.last_seq)
     await socket.send_text(_encoder.encode(end).decode())
     await socket.close(code=1000)
 
 
-async def _answer_client(socket: WebSocket[object, object, State]) -> None:
+async def _answer_client(socket: Socket) -> None:
     while True:
         try:
             text = await socket.receive_text()

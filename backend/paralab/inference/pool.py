@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paralab.inference import worker
-from paralab.settings import Settings
+from paralab.settings import ClusterSettings, InferenceSettings
 
 PRELOAD = ["tensorflow", "keras", "paralab.inference.worker"]
 
@@ -50,13 +50,15 @@ class WorkerPool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
-def make_pool(settings: Settings, names: list[str]) -> WorkerPool:
-    if settings.executor == "dask":
-        return _dask_pool(settings, names)
+def make_pool(
+    settings: InferenceSettings, cluster: ClusterSettings, names: list[str]
+) -> WorkerPool:
+    if cluster.executor == "dask":
+        return _dask_pool(settings, cluster.dask_scheduler, names)
     return _local_pool(settings, names)
 
 
-def _local_pool(settings: Settings, names: list[str]) -> WorkerPool:
+def _local_pool(settings: InferenceSettings, names: list[str]) -> WorkerPool:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
     executor = ProcessPoolExecutor(
@@ -73,7 +75,7 @@ def _local_pool(settings: Settings, names: list[str]) -> WorkerPool:
     return WorkerPool(executor=executor, workers=settings.inference_workers)
 
 
-def _dask_pool(settings: Settings, names: list[str]) -> WorkerPool:
+def _dask_pool(settings: InferenceSettings, scheduler: str, names: list[str]) -> WorkerPool:
     from distributed import Client, WorkerPlugin
 
     models_dir = str(settings.models_dir)
@@ -85,7 +87,7 @@ def _dask_pool(settings: Settings, names: list[str]) -> WorkerPool:
 
             model_worker.initialize(models_dir, names, threads)
 
-    client = Client(settings.dask_scheduler)  # type: ignore[no-untyped-call]
+    client = Client(scheduler)  # type: ignore[no-untyped-call]
     client.register_plugin(LoadModels(), name="paralab-models")
     executor: Executor = client.get_executor()  # type: ignore[no-untyped-call]
     return WorkerPool(executor=executor, workers=1, client=client)

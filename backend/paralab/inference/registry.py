@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from paralab.training.manifest import MANIFEST_FILE, Manifest
+from paralab.inference.manifest import MANIFEST_FILE, Manifest
 
 
 def load_manifests(models_dir: Path, names: Sequence[str] = ()) -> Iterator[tuple[Path, Manifest]]:

@@ -1,17 +1,13 @@
-"""What crosses the pool boundary and the API: predictions and per-image failures."""
+"""What crosses the pool boundary and the API: predictions, per-image failures, and what
+the service says about its models."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 Variant = Literal["keras", "tflite-fp16", "tflite-int8"]
-VARIANT_FILES: dict[str, str] = {
-    "keras": "keras",
-    "tflite-fp16": "tflite-fp16",
-    "tflite-int8": "tflite-int8",
-}
 
 
 class Score(msgspec.Struct, frozen=True):
@@ -53,3 +49,39 @@ class ImageFailure(msgspec.Struct, frozen=True):
 
 
 Prediction = Classification | Segmentation
+
+
+class TensorSpec(msgspec.Struct, frozen=True):
+    name: str
+    datatype: str
+    shape: list[int]
+    description: str
+
+
+class ModelSummary(msgspec.Struct, frozen=True):
+    name: str
+    version: str
+    task: str
+    classes: list[str]
+    variants: list[str]
+    ready: bool
+
+
+class ModelMetadata(msgspec.Struct, frozen=True, kw_only=True):
+    """In the spirit of KServe's v2 model metadata, plus how the model was made."""
+
+    name: str
+    versions: list[str]
+    platform: str
+    task: str
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    classes: list[str]
+    variants: dict[str, Any]
+    """Per variant: file, bytes, sha256, runtime, latency_ms, metrics."""
+    metrics: dict[str, float]
+    """On the held-out split."""
+    latency_note: str
+    """How ``latency_ms`` of each variant was measured."""
+    training: dict[str, Any]
+    ready: bool

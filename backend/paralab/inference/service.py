@@ -11,20 +11,30 @@ import contextlib
 import logging
 import os
 import time
+from collections.abc import AsyncGenerator
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
 from pathlib import Path
 
-from paralab.errors import InvalidInput, NotFound, ParaLabError, Unavailable
+import msgspec
+
+from paralab.errors import InvalidInput, ParaLabError, Unavailable, UnknownModel
 from paralab.health import CheckResult
 from paralab.inference import pool as pools
 from paralab.inference import worker
 from paralab.inference.batcher import MicroBatcher
+from paralab.inference.manifest import Manifest
 from paralab.inference.metrics import InferenceMetrics
 from paralab.inference.registry import load_manifests
-from paralab.inference.schemas import ImageFailure, Prediction, Variant
+from paralab.inference.schemas import (
+    ImageFailure,
+    ModelMetadata,
+    ModelSummary,
+    Prediction,
+    TensorSpec,
+    Variant,
+)
 from paralab.settings import Settings
-from paralab.training.manifest import Manifest
 
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.5
@@ -45,11 +55,14 @@ class InferenceTimeout(ParaLabError):
 
 class InferenceService:
     def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+        self.settings = settings.inference
+        self.cluster = settings.cluster
         self.metrics = InferenceMetrics()
         self.manifests: dict[str, Manifest] = {
             manifest.name: manifest
-            for _, manifest in load_manifests(Path(settings.models_dir), settings.model_names)
+            for _, manifest in load_manifests(
+                Path(settings.inference.models_dir), settings.inference.model_names
+            )
         }
         self._pool: pools.WorkerPool | None = None
         self._ready = False
@@ -60,17 +73,31 @@ class InferenceService:
         """When each batch now in the pool was sent (monotonic), by an id of the call."""
         self._rebuild_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
-        threads = settings.inference_workers * settings.inference_threads_per_worker
+        threads = (
+            settings.inference.inference_workers * settings.inference.inference_threads_per_worker
+        )
         if threads > (os.cpu_count() or 1):
             log.warning(
                 "%d workers x %d TensorFlow threads oversubscribe %d cores: expect slower "
                 "inference (set PARALAB_INFERENCE_WORKERS / _THREADS_PER_WORKER)",
-                settings.inference_workers,
-                settings.inference_threads_per_worker,
+                settings.inference.inference_workers,
+                settings.inference.inference_threads_per_worker,
                 os.cpu_count(),
             )
 
     # --- lifecycle ----------------------------------------------------------------
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def running(cls, settings: Settings) -> AsyncGenerator[InferenceService, None]:
+        """The service for the app's lifetime: models load in the background from the
+        start; on exit the batchers and the pool are closed."""
+        service = cls(settings)
+        await service.start()
+        try:
+            yield service
+        finally:
+            await service.stop()
 
     async def start(self) -> None:
         """Start loading in the background; readiness says when the models are loaded."""
@@ -110,10 +137,22 @@ class InferenceService:
     # --- queries ------------------------------------------------------------------
 
     def manifest(self, name: str) -> Manifest:
+        """The model's manifest; ``UnknownModel`` if no such model is served."""
         manifest = self.manifests.get(name)
         if manifest is None:
-            raise NotFound(f"Unknown model {name!r}: see GET /api/models.")
+            raise UnknownModel(f"Unknown model {name!r}.")
         return manifest
+
+    def models(self) -> list[ModelSummary]:
+        """The served models and whether the workers have loaded them."""
+        return [
+            ModelSummary(m.name, m.version, m.task, list(m.classes), list(m.files), self._ready)
+            for m in self.manifests.values()
+        ]
+
+    def metadata(self, name: str) -> ModelMetadata:
+        """Inputs, outputs, classes, versions, variants and held-out metrics of one model."""
+        return _metadata(self.manifest(name), self._ready)
 
     async def predict(self, name: str, variant: Variant, payload: bytes) -> Prediction:
         """One image through the model's micro-batcher; raises a ParaLabError on failure."""
@@ -208,7 +247,7 @@ class InferenceService:
         if reason:
             self._detail += f" (rebuilding: {reason})"
         await self._close_pool()
-        self._pool = await asyncio.to_thread(pools.make_pool, self.settings, names)
+        self._pool = await asyncio.to_thread(pools.make_pool, self.settings, self.cluster, names)
         try:
             await self._warm_up(self._pool, names)
         except Exception as exc:
@@ -279,3 +318,41 @@ class InferenceService:
         pool, self._pool = self._pool, None
         if pool is not None:
             await asyncio.to_thread(pool.close)
+
+
+def _metadata(manifest: Manifest, ready: bool) -> ModelMetadata:
+    height, width, channels = manifest.input_size
+    output_name = "probabilities" if manifest.task == "classification" else "mask"
+    return ModelMetadata(
+        name=manifest.name,
+        versions=[manifest.version],
+        platform="tensorflow-keras+litert",
+        task=manifest.task,
+        inputs=[
+            TensorSpec(
+                "image",
+                "BYTES",
+                [-1],
+                f"An encoded image (JPEG, PNG, GIF, WebP, BMP, TIFF); resized to "
+                f"{width}x{height}x{channels} by the server.",
+            )
+        ],
+        outputs=[
+            TensorSpec(
+                output_name, "FP32", list(manifest.output.shape), manifest.output.description
+            )
+        ],
+        classes=list(manifest.classes),
+        variants=msgspec.to_builtins(manifest.files),
+        metrics=dict(manifest.metrics),
+        latency_note=manifest.latency_note,
+        training={
+            "data": msgspec.to_builtins(manifest.training_data),
+            "architecture": msgspec.to_builtins(manifest.architecture),
+            "epochs": manifest.epochs,
+            "training_seconds": manifest.training_seconds,
+            "seed": manifest.seed,
+            "baseline": msgspec.to_builtins(manifest.baseline),
+        },
+        ready=ready,
+    )

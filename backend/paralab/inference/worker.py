@@ -21,6 +21,7 @@ from numpy.typing import NDArray
 from PIL import Image
 
 from paralab.inference.images import ImageError, decode_rgb, to_model_input
+from paralab.inference.manifest import Manifest
 from paralab.inference.registry import load_manifests
 from paralab.inference.schemas import (
     Classification,
@@ -30,7 +31,6 @@ from paralab.inference.schemas import (
     Segmentation,
     Variant,
 )
-from paralab.training.manifest import Manifest
 
 TOP_K = 5
 PALETTE = np.array([[255, 64, 64], [40, 90, 200], [255, 210, 0]], dtype=np.float32)

@@ -28,10 +28,11 @@ class Emitter:
     def __init__(self, fd: int, origin_ns: int) -> None:
         self.fd = fd
         self.origin_ns = origin_ns
-        self._start_buffering()
-        os.register_at_fork(after_in_child=self._start_buffering)
+        self.reset_after_fork()
 
-    def _start_buffering(self) -> None:
+    def reset_after_fork(self) -> None:
+        """A fresh buffer and lock: a forked child must not inherit a half-written buffer
+        or a lock another thread of the parent held at the fork."""
         self._lock = threading.Lock()
         self._buffer = bytearray()
         self._flusher: threading.Thread | None = None

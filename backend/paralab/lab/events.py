@@ -15,6 +15,8 @@ import msgspec
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "timed_out"]
 FINAL_STATUSES: frozenset[str] = frozenset({"succeeded", "failed", "cancelled", "timed_out"})
+MAX_SEQ = 2**62
+"""The largest sequence number (and offset) a client may ask for."""
 
 Primitive = Literal[
     "lock", "rlock", "semaphore", "barrier", "join", "queue", "event", "condition", "sleep"

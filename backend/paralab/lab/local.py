@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from paralab.errors import InvalidInput, NotFound
+from paralab.errors import InvalidInput
 from paralab.lab.catalog import find
 from paralab.lab.events import Event
 from paralab.lab.runner import Outcome, run_child
@@ -36,13 +36,7 @@ def run_locally(
     time_limit_s: float = 60.0,
 ) -> Outcome:
     """Validate, then run the scenario in its own process exactly as the server would."""
-    scenario = find(scenario_id)
-    if scenario is None:
-        raise NotFound(f"unknown scenario {scenario_id!r}")
-    try:
-        validated = msgspec.convert(params, scenario.params, strict=False)
-    except msgspec.ValidationError as exc:
-        raise InvalidInput(f"invalid parameters for {scenario_id}: {exc}") from None
+    validated = find(scenario_id).validate(params, strict=False)
     return asyncio.run(
         run_child(scenario_id, msgspec.to_builtins(validated), on_events, time_limit_s=time_limit_s)
     )

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 import msgspec
 
-from paralab.lab.emitter import FrameReader
+from paralab.lab.emitter import MAX_LINE, FrameReader
 from paralab.lab.events import Event, Output, RunLifecycle, RunStatus, msgpack_decoder
 
 EventSink = Callable[[Sequence[Event]], None]
 READ_SIZE = 1 << 16
-MAX_STDERR_LINE = 1500
 
 
 @dataclass
@@ -36,16 +35,16 @@ class Outcome:
 
 
 @dataclass
-class ChildRun:
-    """A handle the owner keeps to cancel a run while ``run_child`` is awaiting it."""
+class CancelHandle:
+    """What the owner of a run keeps to cancel it while ``run_child`` is awaiting it."""
 
-    cancel_requested: asyncio.Event
+    requested: asyncio.Event
     pid: int | None = None
-    cancel_reason: str = "Cancelled on request."
+    reason: str = "Cancelled on request."
 
     @classmethod
-    def create(cls) -> ChildRun:
-        return cls(cancel_requested=asyncio.Event())
+    def create(cls) -> CancelHandle:
+        return cls(requested=asyncio.Event())
 
 
 async def run_child(
@@ -55,11 +54,11 @@ async def run_child(
     *,
     time_limit_s: float,
     grace_s: float = 2.0,
-    handle: ChildRun | None = None,
+    cancel: CancelHandle | None = None,
     origin_ns: int | None = None,
 ) -> Outcome:
     """Run the scenario to its end (or limit, or cancel); every event goes to ``sink``."""
-    handle = handle or ChildRun.create()
+    cancel = cancel or CancelHandle.create()
     origin_ns = time.monotonic_ns() if origin_ns is None else origin_ns
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -71,10 +70,10 @@ async def run_child(
         start_new_session=True,
         limit=READ_SIZE,
     )
-    handle.pid = process.pid
+    cancel.pid = process.pid
     try:
         return await _supervise(
-            process, scenario_id, params, sink, origin_ns, handle, time_limit_s, grace_s
+            process, scenario_id, params, sink, origin_ns, cancel, time_limit_s, grace_s
         )
     finally:
         # Whatever happened (even this task being cancelled), the run's group dies with it,
@@ -90,7 +89,7 @@ async def _supervise(
     params: dict[str, object],
     sink: EventSink,
     origin_ns: int,
-    handle: ChildRun,
+    cancel: CancelHandle,
     time_limit_s: float,
     grace_s: float,
 ) -> Outcome:
@@ -122,7 +121,7 @@ async def _supervise(
         _read_stderr(process.stderr, forward, process.pid, origin_ns),
     )
     try:
-        status: RunStatus | None = await _wait_for_exit(process, handle, time_limit_s, grace_s)
+        status: RunStatus | None = await _wait_for_exit(process, cancel, time_limit_s, grace_s)
         _kill_group(process.pid, signal.SIGKILL)  # leftovers (grandchildren) never outlive a run
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(readers, timeout=grace_s)
@@ -140,16 +139,16 @@ async def _supervise(
     elif status == "timed_out":
         error = f"Stopped at its time limit of {time_limit_s:g} s."
     elif status == "cancelled":
-        error = handle.cancel_reason
+        error = cancel.reason
     return Outcome(status=status, exit_code=exit_code, error=error)
 
 
 async def _wait_for_exit(
-    process: asyncio.subprocess.Process, handle: ChildRun, time_limit_s: float, grace_s: float
+    process: asyncio.subprocess.Process, cancel: CancelHandle, time_limit_s: float, grace_s: float
 ) -> RunStatus | None:
     """Wait for the child; returns ``timed_out``/``cancelled`` if it had to be stopped."""
     exited = asyncio.ensure_future(process.wait())
-    cancelled = asyncio.ensure_future(handle.cancel_requested.wait())
+    cancelled = asyncio.ensure_future(cancel.requested.wait())
     try:
         done, _ = await asyncio.wait(
             {exited, cancelled}, timeout=time_limit_s, return_when=asyncio.FIRST_COMPLETED
@@ -194,7 +193,7 @@ async def _read_stderr(
     pending = b""
     while chunk := await stream.read(READ_SIZE):
         *lines, pending = (pending + chunk).split(b"\n")
-        if len(pending) > MAX_STDERR_LINE:
+        if len(pending) > MAX_LINE:
             lines.append(pending)
             pending = b""
         _emit_stderr(sink, lines, pid, origin_ns)
@@ -213,7 +212,7 @@ def _emit_stderr(sink: EventSink, lines: list[bytes], pid: int, origin_ns: int) 
                 pid=pid,
                 tid=0,
                 actor="stderr",
-                line=line[:MAX_STDERR_LINE].decode("utf-8", "replace"),
+                line=line[:MAX_LINE].decode("utf-8", "replace"),
                 stream="stderr",
             )
             for line in lines

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from paralab.errors import InvalidInput
 from paralab.lab import traced
 
 Seed = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1, description="random seed")]
@@ -43,11 +44,11 @@ class Lab:
 
     def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of scenario time (real time = seconds * time_scale)."""
-        traced.traced_sleep(seconds * self.time_scale)
+        traced.sleep(seconds * self.time_scale)
 
     @staticmethod
     def print(*values: object, sep: str = " ") -> None:
-        traced.traced_print(*values, sep=sep)
+        traced.print_lines(*values, sep=sep)
 
     @staticmethod
     def metric(name: str, value: float, unit: str = "") -> None:
@@ -80,3 +81,11 @@ class Scenario:
     @property
     def section(self) -> str:
         return self.id.split(".")[0]
+
+    def validate(self, params: dict[str, Any], strict: bool = True) -> Params:
+        """Typed, bounded parameters, or ``InvalidInput`` saying what is wrong. ``strict``
+        off lets strings stand for numbers (command-line values)."""
+        try:
+            return msgspec.convert(params, self.params, strict=strict)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(f"Invalid parameters for {self.id}: {exc}") from None

@@ -17,8 +17,8 @@ from typing import Any
 
 import msgspec
 
-from paralab.lab.events import FINAL_STATUSES, Metric, Output
-from paralab.runs.models import MetricValue, OutputLine, Run
+from paralab.lab.events import FINAL_STATUSES, MAX_SEQ, Metric, Output
+from paralab.runs.records import MetricValue, OutputLine, Run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -213,7 +213,7 @@ class RunStore:
         ).fetchall()
         return [MetricValue(*row) for row in rows]
 
-    def output(self, run_id: str, last: int = 2**62) -> list[OutputLine]:
+    def output(self, run_id: str, last: int = MAX_SEQ) -> list[OutputLine]:
         """The run's output lines in order; only the ``last`` ones if there are more."""
         rows = self._db.execute(
             "SELECT seq, t_ns, actor, stream, line FROM output WHERE run_id=? "

@@ -32,7 +32,7 @@ from paralab.lab.events import (
     TaskStart,
     Wait,
 )
-from paralab.runs.models import Run
+from paralab.runs.records import Run
 
 HOLDABLE = {"lock", "rlock", "semaphore"}
 RUN_TID = 0

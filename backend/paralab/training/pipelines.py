@@ -13,15 +13,7 @@ import msgspec
 import numpy as np
 import tensorflow as tf
 
-from paralab.training import architectures
-from paralab.training.datasets import (
-    ClassificationData,
-    SegmentationData,
-    load_image_folder,
-    load_pets,
-)
-from paralab.training.evaluate import Predict, evaluate_classifier, evaluate_segmenter
-from paralab.training.manifest import (
+from paralab.inference.manifest import (
     MANIFEST_FILE,
     Architecture,
     Baseline,
@@ -30,8 +22,16 @@ from paralab.training.manifest import (
     Preprocessing,
     TrainingData,
     read_manifest,
-    write_manifest,
 )
+from paralab.training import architectures
+from paralab.training.datasets import (
+    ClassificationData,
+    SegmentationData,
+    load_image_folder,
+    load_pets,
+)
+from paralab.training.evaluate import Predict, evaluate_classifier, evaluate_segmenter
+from paralab.training.manifest import write_manifest
 from paralab.training.quantize import THREADS, export_variants, keras_predict
 from paralab.training.train import (
     ClassifierConfig,

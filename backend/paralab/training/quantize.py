@@ -19,10 +19,11 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 from numpy.typing import NDArray
 
+from paralab.inference.manifest import ModelFile
 from paralab.training.evaluate import Predict
-from paralab.training.manifest import ModelFile, sha256_of
+from paralab.training.manifest import sha256_of
 
-Variant = Literal["tflite-fp16", "tflite-int8"]
+QuantizedVariant = Literal["tflite-fp16", "tflite-int8"]
 VARIANT_FILES: dict[str, str] = {
     "keras": "model.keras",
     "tflite-fp16": "model-fp16.tflite",
@@ -40,7 +41,7 @@ def save_weights_only(model: Any, path: Path) -> Any:
     return reloaded
 
 
-def convert(model: Any, variant: Variant) -> bytes:
+def convert(model: Any, variant: QuantizedVariant) -> bytes:
     """Post-training quantisation: float16 weights, or int8 weights with float activations."""
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -117,7 +118,7 @@ def export_variants(
             evaluate(predict),
         )
     }
-    variants: tuple[Variant, ...] = ("tflite-fp16", "tflite-int8")
+    variants: tuple[QuantizedVariant, ...] = ("tflite-fp16", "tflite-int8")
     for variant in variants:
         path = out_dir / VARIANT_FILES[variant]
         path.write_bytes(convert(shipped, variant))

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-from paralab.lab.catalog import (
-    calibration,
-    pitfalls,
-    thread_basics,
-    thread_locks,
-    thread_signals,
-)
+from paralab.errors import UnknownScenario
+from paralab.lab.catalog import calibration, pitfalls, threads
 from paralab.lab.scenario import Scenario
 
 PARTS = {
@@ -22,14 +17,16 @@ PARTS = {
 SCENARIOS: dict[str, Scenario] = {
     scenario.id: scenario
     for scenario in [
-        *thread_basics.SCENARIOS,
-        *thread_locks.SCENARIOS,
-        *thread_signals.SCENARIOS,
+        *threads.SCENARIOS,
         *pitfalls.SCENARIOS,
         *calibration.SCENARIOS,
     ]
 }
 
 
-def find(scenario_id: str) -> Scenario | None:
-    return SCENARIOS.get(scenario_id)
+def find(scenario_id: str) -> Scenario:
+    """The scenario with this id; ``UnknownScenario`` if the catalog has none."""
+    scenario = SCENARIOS.get(scenario_id)
+    if scenario is None:
+        raise UnknownScenario(f"Unknown scenario {scenario_id!r}.")
+    return scenario

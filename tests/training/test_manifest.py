@@ -4,8 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from paralab.training.evaluate import confusion_matrix, segmentation_metrics
-from paralab.training.manifest import (
+from paralab.inference.manifest import (
     Architecture,
     Baseline,
     Manifest,
@@ -14,9 +13,9 @@ from paralab.training.manifest import (
     Preprocessing,
     TrainingData,
     read_manifest,
-    sha256_of,
-    write_manifest,
 )
+from paralab.training.evaluate import confusion_matrix, segmentation_metrics
+from paralab.training.manifest import sha256_of, write_manifest
 
 
 def a_manifest() -> Manifest:

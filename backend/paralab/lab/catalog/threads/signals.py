@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from paralab.lab.catalog.common import (
+from paralab.lab.catalog.threads.common import (
     Seconds,
     SleepRange,
     random_duration,

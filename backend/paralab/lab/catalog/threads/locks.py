@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Callable
 
-from paralab.lab.catalog.common import (
+from paralab.lab.catalog.threads.common import (
     Count,
     Items,
     Seconds,

@@ -9,65 +9,29 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
-from paralab.lab.emitter import Emitter
 from paralab.lab.events import (
     Acquired,
     ActorEnd,
     ActorStart,
     GaveUp,
-    Metric,
-    Output,
     Primitive,
-    Progress,
     QueueGet,
     QueuePut,
     Released,
     Wait,
 )
-from paralab.lab.events import Event as LabEvent
+from paralab.lab.traced.emit import emit, gave_up, name_counter
 
 T = TypeVar("T")
 
-_emitter: Emitter | None = None
-
-
-def install(emitter: Emitter) -> None:
-    """Route this process's events to ``emitter`` (the scenario child calls this once)."""
-    global _emitter
-    _emitter = emitter
-
-
-def emit(event_type: type[LabEvent], /, actor: str | None = None, **fields: Any) -> None:
-    if _emitter is not None:
-        _emitter.emit(event_type, actor=actor, **fields)
-
-
-def _counter(prefix: str) -> Callable[[], str]:
-    count = 0
-    lock = threading.Lock()
-
-    def next_name() -> str:
-        nonlocal count
-        with lock:
-            count += 1
-            return f"{prefix}-{count}"
-
-    return next_name
-
-
-_lock_name = _counter("lock")
-_sem_name = _counter("semaphore")
-_barrier_name = _counter("barrier")
-_queue_name = _counter("queue")
-_event_name = _counter("event")
-
-
-def _gave_up(primitive: Primitive, obj: str, blocking: bool = True) -> None:
-    emit(GaveUp, primitive=primitive, obj=obj, reason="timeout" if blocking else "would_block")
+_lock_name = name_counter("lock")
+_sem_name = name_counter("semaphore")
+_barrier_name = name_counter("barrier")
+_queue_name = name_counter("queue")
+_event_name = name_counter("event")
 
 
 class Thread(threading.Thread):
@@ -105,7 +69,7 @@ class Thread(threading.Thread):
         emit(Wait, primitive="join", obj=self.name)
         super().join(timeout)
         if self.is_alive():
-            _gave_up("join", self.name)
+            gave_up("join", self.name)
         else:
             emit(Acquired, primitive="join", obj=self.name)
 
@@ -128,7 +92,7 @@ class Lock:
         if got:
             emit(Acquired, primitive=self.primitive, obj=self.name)
         else:
-            _gave_up(self.primitive, self.name, blocking)
+            gave_up(self.primitive, self.name, blocking)
         return got
 
     def release(self) -> None:
@@ -164,7 +128,7 @@ class RLock(Lock):
             self._depth += 1
             emit(Acquired, primitive="rlock", obj=self.name, value=self._depth)
         else:
-            _gave_up("rlock", self.name, blocking)
+            gave_up("rlock", self.name, blocking)
         return got
 
     def release(self) -> None:
@@ -199,7 +163,7 @@ class Semaphore:
         if got:
             emit(Acquired, primitive="semaphore", obj=self.name, value=self.value)
         else:
-            _gave_up("semaphore", self.name, blocking)
+            gave_up("semaphore", self.name, blocking)
         return got
 
     def release(self, n: int = 1) -> None:
@@ -263,7 +227,7 @@ class Event:
         if flag:
             emit(Acquired, primitive="event", obj=self.name)
         else:
-            _gave_up("event", self.name)
+            gave_up("event", self.name)
         return flag
 
 
@@ -286,7 +250,7 @@ class Queue(queue.Queue[T], Generic[T]):
             super().put(item, block, timeout)
         except queue.Full:
             if waits:
-                _gave_up("queue", self.name)
+                gave_up("queue", self.name)
             raise
         if waits:
             emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
@@ -299,7 +263,7 @@ class Queue(queue.Queue[T], Generic[T]):
             item = super().get(block, timeout)
         except queue.Empty:
             if waits:
-                _gave_up("queue", self.name)
+                gave_up("queue", self.name)
             raise
         if waits:
             emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
@@ -313,24 +277,3 @@ class Queue(queue.Queue[T], Generic[T]):
         item: T = super()._get()
         emit(QueueGet, queue=self.name, item=repr(item), size=len(self.queue))
         return item
-
-
-def traced_sleep(seconds: float) -> None:
-    """Sleep for real, shown as a ``sleep`` wait on the timeline."""
-    emit(Wait, primitive="sleep", obj=f"{seconds:.3f}s")
-    time.sleep(seconds)
-    emit(Acquired, primitive="sleep", obj=f"{seconds:.3f}s")
-
-
-def traced_print(*values: object, sep: str = " ") -> None:
-    text = sep.join(str(value) for value in values)
-    for line in text.splitlines() or [""]:
-        emit(Output, line=line)
-
-
-def metric(name: str, value: float, unit: str = "") -> None:
-    emit(Metric, name=name, value=float(value), unit=unit)
-
-
-def progress(done: int, total: int, label: str = "") -> None:
-    emit(Progress, done=done, total=total, label=label)

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from paralab.lab.events import RunStatus
+from paralab.lab.events import Event, RunStatus
 
 
 class Run(msgspec.Struct, kw_only=True):
@@ -59,3 +59,12 @@ class RunPage(msgspec.Struct, frozen=True):
     total: int
     limit: int
     offset: int
+
+
+class EventPage(msgspec.Struct, frozen=True):
+    events: list[Event]
+    next_seq: int
+    """Ask for ``from_seq=next_seq`` to continue."""
+    last_seq: int
+    """The run's latest sequence number so far."""
+    status: RunStatus

@@ -1,7 +1,7 @@
-"""Run lifecycle: validate, queue behind a cap, run, stream, persist, cancel.
+"""Run lifecycle: validate, queue behind a cap, run, persist, publish, cancel.
 
 queued -> running -> succeeded | failed | cancelled | timed_out. Every event gets the
-run's next sequence number, is appended to the store, then fanned out to subscribers;
+run's next sequence number, is appended to the store, then published to the fan-out;
 subscribers replay from the store first, so late joiners and reconnects lose nothing.
 """
 
@@ -12,16 +12,15 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
-from paralab.errors import Conflict, InvalidInput, NotFound, TooManyRequests
+from paralab.errors import Conflict, NotFound, TooManyRequests
 from paralab.lab.catalog import find
 from paralab.lab.events import (
-    FINAL_STATUSES,
     Event,
     Metric,
     Output,
@@ -29,39 +28,11 @@ from paralab.lab.events import (
     RunStatus,
     json_encoder,
 )
-from paralab.lab.runner import ChildRun, Outcome, run_child
-from paralab.runs.models import Run
+from paralab.lab.runner import CancelHandle, Outcome, run_child
+from paralab.runs.fanout import Fanout
+from paralab.runs.records import Run
 from paralab.runs.store import RunStore, now
-from paralab.settings import Settings
-
-REPLAY_PAGE = 5_000
-MAX_PENDING_BATCHES = 256
-Batch = list[tuple[int, bytes]]
-
-
-@dataclass(eq=False)
-class Subscriber:
-    """One stream's inbox of live batches. It never grows without bound: a consumer that
-    falls more than ``MAX_PENDING_BATCHES`` behind is marked lagging, gets no more live
-    batches, and catches up from the store instead (where every event already is)."""
-
-    batches: list[Batch] = field(default_factory=list)
-    lagging: bool = False
-    ended: bool = False
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def push(self, batch: Batch) -> None:
-        if not self.lagging:
-            if len(self.batches) >= MAX_PENDING_BATCHES:
-                self.lagging = True
-                self.batches.clear()
-            else:
-                self.batches.append(batch)
-        self.wake.set()
-
-    def end(self) -> None:
-        self.ended = True
-        self.wake.set()
+from paralab.settings import LabSettings
 
 
 @dataclass
@@ -69,15 +40,17 @@ class LiveRun:
     """What the manager holds for a run that has not finished yet."""
 
     run: Run
-    child: ChildRun = field(default_factory=ChildRun.create)
+    cancel: CancelHandle = field(default_factory=CancelHandle.create)
     origin_ns: int = 0
-    subscribers: set[Subscriber] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
 
 
 class RunManager:
-    def __init__(self, store: RunStore, settings: Settings) -> None:
+    """Owns the runs that have not finished: their tasks, slots and cancel handles."""
+
+    def __init__(self, store: RunStore, fanout: Fanout, settings: LabSettings) -> None:
         self.store = store
+        self.fanout = fanout
         self.settings = settings
         self._live: dict[str, LiveRun] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
@@ -86,14 +59,8 @@ class RunManager:
     # --- commands -----------------------------------------------------------------
 
     def submit(self, scenario_id: str, params: dict[str, Any]) -> Run:
-        """Validate and queue a run; raises NotFound, InvalidInput or TooManyRequests."""
-        scenario = find(scenario_id)
-        if scenario is None:
-            raise NotFound(f"Unknown scenario {scenario_id!r}: see GET /api/scenarios.")
-        try:
-            validated = msgspec.convert(params, scenario.params)
-        except msgspec.ValidationError as exc:
-            raise InvalidInput(f"Invalid parameters for {scenario_id}: {exc}") from None
+        """Validate and queue a run; raises UnknownScenario, InvalidInput or TooManyRequests."""
+        validated = find(scenario_id).validate(params)
         capacity = self.settings.max_concurrent_runs + self.settings.run_queue_size
         if len(self._live) >= capacity:
             raise TooManyRequests(
@@ -110,6 +77,7 @@ class RunManager:
         self.store.insert_run(run)
         live = LiveRun(run=run)
         self._live[run.id] = live
+        self.fanout.open(run.id)
         self._lifecycle(live, "queued")
         live.task = asyncio.create_task(self._execute(live), name=f"run-{run.id}")
         return run
@@ -120,14 +88,14 @@ class RunManager:
         if live is None:
             run = self.get(run_id)
             raise Conflict(f"Run {run_id} has already finished ({run.status}).")
-        live.child.cancel_requested.set()
+        live.cancel.requested.set()
         return live.run
 
     async def shutdown(self) -> None:
         """Cancel every active run and wait for them (used when the server stops)."""
         for live in list(self._live.values()):
-            live.child.cancel_reason = "Cancelled because the server shut down."
-            live.child.cancel_requested.set()
+            live.cancel.reason = "Cancelled because the server shut down."
+            live.cancel.requested.set()
         tasks = [live.task for live in self._live.values() if live.task]
         await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -142,42 +110,6 @@ class RunManager:
             raise NotFound(f"Unknown run {run_id!r}.")
         return run
 
-    def active_count(self) -> int:
-        return len(self._live)
-
-    async def stream(self, run_id: str, from_seq: int = 1) -> AsyncGenerator[Batch, None]:
-        """Events from ``from_seq`` on: the stored ones, then live ones until the run ends."""
-        self.get(run_id)
-        live = self._live.get(run_id)
-        inbox = Subscriber()
-        if live:
-            live.subscribers.add(inbox)
-        try:
-            next_seq = max(from_seq, 1)
-            while True:
-                # The store holds every event appended so far: live batches that arrive
-                # meanwhile overlap with it and are dropped by sequence number below.
-                inbox.lagging = False
-                while page := self.store.events(run_id, next_seq, REPLAY_PAGE):
-                    yield [(e.seq, e.body) for e in page]
-                    next_seq = page[-1].seq + 1
-                if not live:
-                    return
-                while not inbox.lagging:
-                    batches, inbox.batches = inbox.batches, []
-                    fresh = [item for batch in batches for item in batch if item[0] >= next_seq]
-                    if fresh:
-                        next_seq = fresh[-1][0] + 1
-                        yield fresh
-                    if inbox.ended and not inbox.batches and not inbox.lagging:
-                        return
-                    if not inbox.batches:
-                        inbox.wake.clear()
-                        await inbox.wake.wait()
-        finally:
-            if live:
-                live.subscribers.discard(inbox)
-
     # --- the engine side ----------------------------------------------------------
 
     async def _execute(self, live: LiveRun) -> None:
@@ -188,7 +120,7 @@ class RunManager:
         )
         try:
             if not await self._take_slot(live):
-                reason = f"{live.child.cancel_reason[:-1]} while queued."
+                reason = f"{live.cancel.reason[:-1]} while queued."
                 outcome = Outcome(status="cancelled", exit_code=None, error=reason)
             else:
                 try:
@@ -201,7 +133,7 @@ class RunManager:
                         lambda events: self._append(live, events),
                         time_limit_s=self.settings.run_time_limit_s,
                         grace_s=self.settings.cancel_grace_s,
-                        handle=live.child,
+                        cancel=live.cancel,
                         origin_ns=live.origin_ns,
                     )
                 finally:
@@ -218,16 +150,15 @@ class RunManager:
                 self._lifecycle(live, outcome.status, outcome.error)
             finally:  # even if the store failed: free the slot, release the listeners
                 self._live.pop(run.id, None)
-                for subscriber in live.subscribers:
-                    subscriber.end()
+                self.fanout.close(run.id)
 
     async def _take_slot(self, live: LiveRun) -> bool:
         """Wait for a free slot; False if the run was cancelled while it waited."""
         slot = asyncio.ensure_future(self._slots.acquire())
-        cancelled = asyncio.ensure_future(live.child.cancel_requested.wait())
+        cancelled = asyncio.ensure_future(live.cancel.requested.wait())
         await asyncio.wait({slot, cancelled}, return_when=asyncio.FIRST_COMPLETED)
         cancelled.cancel()
-        if live.child.cancel_requested.is_set():
+        if live.cancel.requested.is_set():
             if slot.done() and not slot.cancelled():
                 self._slots.release()
             slot.cancel()
@@ -242,7 +173,7 @@ class RunManager:
             t_ns = time.monotonic_ns() - live.origin_ns if live.origin_ns else 0
         event = RunLifecycle(
             t_ns=t_ns,
-            pid=live.child.pid or os.getpid(),
+            pid=live.cancel.pid or os.getpid(),
             tid=0,
             actor="run",
             status=status,
@@ -266,9 +197,7 @@ class RunManager:
         self.store.append_events(run.id, first_seq, bodies, outputs, metrics)
         run.last_seq = first_seq + len(bodies) - 1
         self.store.update_run(run)
-        batch = list(enumerate(bodies, start=first_seq))
-        for subscriber in live.subscribers:
-            subscriber.push(batch)
+        self.fanout.publish(run.id, list(enumerate(bodies, start=first_seq)))
 
     def _interrupt_unfinished(self) -> None:
         """Runs the previous server left unfinished can't be resumed: mark them failed."""
@@ -287,7 +216,3 @@ class RunManager:
 
 class _Stamp(msgspec.Struct):
     t_ns: int
-
-
-def is_final(status: str) -> bool:
-    return status in FINAL_STATUSES

@@ -26,7 +26,7 @@ def test_http_errors_use_the_error_shape(
 def test_a_recursion_error_of_our_own_is_a_500_not_a_client_error() -> None:
     from litestar import get
 
-    from paralab.errors import EXCEPTION_HANDLERS
+    from paralab.api.errors import EXCEPTION_HANDLERS
 
     def recurse(n: int) -> int:
         return recurse(n + 1) + 1

@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from paralab.inference.manifest import read_manifest
 from paralab.training.cli import main
-from paralab.training.manifest import read_manifest, sha256_of
+from paralab.training.manifest import sha256_of
 
 VARIANTS = {"keras", "tflite-fp16", "tflite-int8"}
 

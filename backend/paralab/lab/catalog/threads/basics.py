@@ -6,7 +6,7 @@ import os
 import time
 from threading import current_thread
 
-from paralab.lab.catalog.common import (
+from paralab.lab.catalog.threads.common import (
     Count,
     Seconds,
     SleepRange,

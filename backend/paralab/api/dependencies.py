@@ -1,0 +1,40 @@
+"""The app's services, handed to handlers by Litestar dependency injection.
+
+``create_app`` makes one ``Services``; the lifespan fills it as each service starts, and
+handlers name what they need (``runs: RunService``) instead of reading ``app.state``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from litestar.di import Provide
+
+from paralab.health import Readiness
+from paralab.inference.service import InferenceService
+from paralab.runs.service import RunService
+
+
+@dataclass
+class Services:
+    readiness: Readiness
+    runs: RunService | None = None
+    inference: InferenceService | None = None
+
+    def provide_runs(self) -> RunService:
+        assert self.runs is not None, "the run service starts with the app"
+        return self.runs
+
+    def provide_inference(self) -> InferenceService:
+        assert self.inference is not None, "the inference service starts with the app"
+        return self.inference
+
+    def provide_readiness(self) -> Readiness:
+        return self.readiness
+
+    def dependencies(self) -> dict[str, Provide]:
+        return {
+            "runs": Provide(self.provide_runs, sync_to_thread=False),
+            "inference": Provide(self.provide_inference, sync_to_thread=False),
+            "readiness": Provide(self.provide_readiness, sync_to_thread=False),
+        }

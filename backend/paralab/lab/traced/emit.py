@@ -1,0 +1,66 @@
+"""The core every instrumented primitive shares: where this process's events go, and how
+objects get their default names. Thread and process primitives both build on it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from paralab.lab.emitter import Emitter
+from paralab.lab.events import Acquired, GaveUp, Metric, Output, Primitive, Progress, Wait
+from paralab.lab.events import Event as LabEvent
+
+_emitter: Emitter | None = None
+
+
+def install(emitter: Emitter | None) -> None:
+    """Route this process's events to ``emitter`` (``None``: drop them)."""
+    global _emitter
+    _emitter = emitter
+
+
+def emit(event_type: type[LabEvent], /, actor: str | None = None, **fields: Any) -> None:
+    if _emitter is not None:
+        _emitter.emit(event_type, actor=actor, **fields)
+
+
+def name_counter(prefix: str) -> Callable[[], str]:
+    """``lock-1``, ``lock-2``, ...: default names for objects a scenario did not name."""
+    count = 0
+    lock = threading.Lock()
+
+    def next_name() -> str:
+        nonlocal count
+        with lock:
+            count += 1
+            return f"{prefix}-{count}"
+
+    return next_name
+
+
+def gave_up(primitive: Primitive, obj: str, blocking: bool = True) -> None:
+    emit(GaveUp, primitive=primitive, obj=obj, reason="timeout" if blocking else "would_block")
+
+
+def sleep(seconds: float) -> None:
+    """Sleep for real, shown as a ``sleep`` wait on the timeline."""
+    emit(Wait, primitive="sleep", obj=f"{seconds:.3f}s")
+    time.sleep(seconds)
+    emit(Acquired, primitive="sleep", obj=f"{seconds:.3f}s")
+
+
+def print_lines(*values: object, sep: str = " ") -> None:
+    """``print`` for scenarios: each line becomes an ``output`` event of the caller."""
+    text = sep.join(str(value) for value in values)
+    for line in text.splitlines() or [""]:
+        emit(Output, line=line)
+
+
+def metric(name: str, value: float, unit: str = "") -> None:
+    emit(Metric, name=name, value=float(value), unit=unit)
+
+
+def progress(done: int, total: int, label: str = "") -> None:
+    emit(Progress, done=done, total=total, label=label)
