@@ -59,7 +59,3 @@ class Unavailable(RetryLater):
     status_code = 503
     error = "unavailable"
 
-
-class PayloadTooLarge(ParaLabError):
-    status_code = 413
-    error = "payload_too_large"

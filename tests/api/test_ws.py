@@ -10,7 +10,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 from litestar.testing.websocket_test_session import WebSocketTestSession
 
-from tests.api.test_runs import start, wait_until_final
+from tests.api.runs_client import start, wait_until_final
 
 LONG_RUN = {"threads": 4, "increments": 60, "time_scale": 1.0}
 

@@ -12,7 +12,7 @@ from litestar.testing import TestClient
 from PIL import Image
 
 from paralab.inference.images import decode_rgb
-from tests.inference.conftest import encode, halves, solid
+from tests.inference.uploads import encode, halves, solid
 
 RED, GREEN = (230, 20, 20), (20, 230, 20)
 

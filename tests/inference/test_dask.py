@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from paralab.app import create_app
 from paralab.settings import Settings
-from tests.inference.conftest import encode, halves, solid, wait_ready
+from tests.inference.uploads import encode, halves, solid, wait_ready
 
 distributed = pytest.importorskip("distributed")
 

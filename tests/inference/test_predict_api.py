@@ -17,7 +17,7 @@ from litestar.testing import TestClient
 from PIL import Image
 
 from paralab.settings import REPO_ROOT
-from tests.inference.conftest import encode, halves, solid
+from tests.inference.uploads import encode, halves, solid
 
 RED, GREEN, BLUE = (230, 20, 20), (20, 230, 20), (20, 20, 230)
 VARIANTS = ["keras", "tflite-fp16", "tflite-int8"]
@@ -116,7 +116,7 @@ from litestar.testing import TestClient
 from paralab.app import create_app
 from paralab.settings import Settings
 from paralab.settings import REPO_ROOT
-from tests.inference.conftest import encode, solid, wait_ready
+from tests.inference.uploads import encode, solid, wait_ready
 
 settings = Settings().replace(
     data_dir=Path(sys.argv[1]), models_dir=Path(sys.argv[2]), inference_workers=1

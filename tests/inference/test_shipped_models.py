@@ -15,7 +15,7 @@ from PIL import Image
 
 from paralab.app import create_app
 from paralab.settings import REPO_ROOT, Settings
-from tests.inference.conftest import wait_ready
+from tests.inference.uploads import wait_ready
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 CIFAR_IMAGES = sorted((FIXTURES / "cifar10").glob("*.jpg"))

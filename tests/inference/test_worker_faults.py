@@ -24,7 +24,7 @@ from PIL import Image
 from paralab.app import create_app
 from paralab.inference.service import InferenceService
 from paralab.settings import Settings
-from tests.inference.conftest import encode, solid, wait_ready
+from tests.inference.uploads import encode, solid, wait_ready
 
 
 @pytest.fixture

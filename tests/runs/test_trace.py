@@ -20,7 +20,7 @@ from paralab.lab.events import (
 )
 from paralab.runs.records import Run
 from paralab.runs.trace import chrome_trace_chunks
-from tests.api.test_runs import start, wait_until_final
+from tests.api.runs_client import start, wait_until_final
 
 
 def trace_of(client: TestClient[Litestar], scenario_id: str, **params: Any) -> dict[str, Any]:

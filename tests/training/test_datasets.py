@@ -14,7 +14,7 @@ from paralab.training.datasets import (
     load_pets,
     to_rgb,
 )
-from tests.training.conftest import CLASS_COLOURS
+from tests.training.layouts import CLASS_COLOURS
 
 
 @pytest.mark.parametrize("source", ["cifar_folder", "cifar_tar"])

@@ -18,8 +18,9 @@ from typing import Any
 from paralab.lab.events import Event, msgpack_encoder
 
 HEADER = struct.Struct(">I")
-MAX_FRAME = 4000
 MAX_WRITE = 4000
+"""Below PIPE_BUF (4096): a write this size is atomic, so writers never interleave."""
+MAX_BODY = MAX_WRITE - HEADER.size
 MAX_LINE = 1500
 FLUSH_INTERVAL_S = 0.01
 
@@ -53,7 +54,7 @@ class Emitter:
 
     def write(self, event: Event) -> None:
         body = msgpack_encoder.encode(event)
-        if len(body) > MAX_FRAME:
+        if len(body) > MAX_BODY:
             body = msgpack_encoder.encode(_shortened(event))
         frame = HEADER.pack(len(body)) + body
         with self._lock:

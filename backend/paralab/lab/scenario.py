@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -72,7 +72,6 @@ class Scenario:
     """What to look at on the timeline and in the output."""
     params: type[Params]
     run: ScenarioFunction
-    tags: tuple[str, ...] = field(default=())
 
     @property
     def part(self) -> str:

@@ -20,18 +20,6 @@ from numpy.typing import NDArray
 from PIL import Image
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp"})
-CIFAR10_CLASSES = (
-    "airplane",
-    "automobile",
-    "bird",
-    "cat",
-    "deer",
-    "dog",
-    "frog",
-    "horse",
-    "ship",
-    "truck",
-)
 PET_CLASSES = ("pet", "background", "border")
 # Oxford-IIIT trimaps: 1 = pet, 2 = background, 3 = border; anything else counts as border.
 _TRIMAP_LUT = np.full(256, 2, dtype=np.uint8)

@@ -40,13 +40,13 @@ def deadlock(p: DeadlockParams, lab: Lab) -> None:
         raise RuntimeError("deadlock detected: alice and bob each wait for the other's lock")
 
 
-class RaceParams(Params, frozen=True, kw_only=True):
+class LostUpdateParams(Params, frozen=True, kw_only=True):
     threads: Annotated[int, msgspec.Meta(ge=2, le=16)] = 4
     increments: Annotated[int, msgspec.Meta(ge=1, le=200)] = 20
     use_lock: bool = False
 
 
-def lost_updates(p: RaceParams, lab: Lab) -> None:
+def lost_updates(p: LostUpdateParams, lab: Lab) -> None:
     counter = 0
     lock = lab.Lock("counter")
     go = lab.Event("go")  # a starting gun, so the workers really run at the same time
@@ -94,7 +94,7 @@ SCENARIOS = [
             "Workers read the counter, pause, and write it back: updates overlap and are lost. "
             "Run it again with use_lock on and the count is exact."
         ),
-        params=RaceParams,
+        params=LostUpdateParams,
         run=lost_updates,
     ),
 ]

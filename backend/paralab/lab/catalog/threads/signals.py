@@ -96,7 +96,7 @@ def t6_one_pair_at_a_time(p: SemaphoreParams, lab: Lab) -> None:
 # T7: barrier ---------------------------------------------------------------------------
 
 
-class RaceParams(SleepRange, frozen=True, kw_only=True):
+class RunnersParams(SleepRange, frozen=True, kw_only=True):
     """Five runners, each running for a random time."""
 
     sleep_min: Seconds = 2.0
@@ -135,7 +135,7 @@ def barrier_runner(lab: Lab, seconds: float, finish_line: Barrier) -> None:
     finish_line.wait()
 
 
-def t7_shared_counter(p: RaceParams, lab: Lab) -> None:
+def t7_shared_counter(p: RunnersParams, lab: Lab) -> None:
     counter = FinishCounter(lab)
     threads = [
         lab.Thread(target=counting_runner, args=(lab, random_duration(p, lab), counter), name=n)
@@ -148,7 +148,7 @@ def t7_shared_counter(p: RaceParams, lab: Lab) -> None:
         t.join()  # only so the program ends after its threads; the counter announced the end
 
 
-def t7_join(p: RaceParams, lab: Lab) -> None:
+def t7_join(p: RunnersParams, lab: Lab) -> None:
     threads = [
         lab.Thread(target=runner, args=(lab, random_duration(p, lab)), name=n) for n in RUNNERS
     ]
@@ -160,7 +160,7 @@ def t7_join(p: RaceParams, lab: Lab) -> None:
     print("Race over!")
 
 
-def t7_barrier(p: RaceParams, lab: Lab) -> None:
+def t7_barrier(p: RunnersParams, lab: Lab) -> None:
     finish_line = lab.Barrier(len(RUNNERS), name="finish_line")
     threads = [
         lab.Thread(target=barrier_runner, args=(lab, random_duration(p, lab), finish_line), name=n)
@@ -211,7 +211,7 @@ SCENARIOS = [
         title="Finish detected by a shared counter",
         observe="Each runner counts itself in under counter.lock; the last one to arrive sees "
         "the count reach five and announces the end of the race.",
-        params=RaceParams,
+        params=RunnersParams,
         run=t7_shared_counter,
     ),
     Scenario(
@@ -220,7 +220,7 @@ SCENARIOS = [
         title="Finish detected by join",
         observe="main waits on each runner's join in turn; Race over is printed once the "
         "slowest runner has ended.",
-        params=RaceParams,
+        params=RunnersParams,
         run=t7_join,
     ),
     Scenario(
@@ -229,7 +229,7 @@ SCENARIOS = [
         title="A real Barrier(5)",
         observe="Early runners block at the finish_line barrier; they all pass together the "
         "moment the fifth arrives.",
-        params=RaceParams,
+        params=RunnersParams,
         run=t7_barrier,
     ),
 ]

@@ -8,10 +8,10 @@ import os
 import pytest
 
 from paralab.lab.events import Acquired, ActorEnd, ActorStart, Metric, Output, Wait
-from tests.lab.conftest import RunScenario
+from tests.lab.scenarios import run_scenario
 
 
-def test_a_raising_scenario_fails_with_its_traceback(run_scenario: RunScenario) -> None:
+def test_a_raising_scenario_fails_with_its_traceback() -> None:
     outcome, events = run_scenario("X1.1")
     assert outcome.status == "failed"
     assert "RuntimeError: deadlock detected" in outcome.error
@@ -20,9 +20,7 @@ def test_a_raising_scenario_fails_with_its_traceback(run_scenario: RunScenario) 
     assert any("RuntimeError" in line for line in stderr)
 
 
-def test_a_hanging_scenario_times_out_and_its_process_group_is_gone(
-    run_scenario: RunScenario,
-) -> None:
+def test_a_hanging_scenario_times_out_and_its_process_group_is_gone() -> None:
     outcome, events = run_scenario("X1.1", time_limit_s=1.0, detect=False)
     assert outcome.status == "timed_out"
     assert "time limit of 1 s" in outcome.error
@@ -37,9 +35,7 @@ def test_a_hanging_scenario_times_out_and_its_process_group_is_gone(
     assert not alive
 
 
-def test_deadlocked_threads_each_hold_one_lock_and_wait_for_the_other(
-    run_scenario: RunScenario,
-) -> None:
+def test_deadlocked_threads_each_hold_one_lock_and_wait_for_the_other() -> None:
     _, events = run_scenario("X1.1")
     held = {e.actor: e.obj for e in events if isinstance(e, Acquired) and e.primitive == "lock"}
     waits = [e for e in events if isinstance(e, Wait) and e.primitive == "lock"]
@@ -48,13 +44,13 @@ def test_deadlocked_threads_each_hold_one_lock_and_wait_for_the_other(
     assert last_wait == {"alice": "knife", "bob": "fork"}
 
 
-def test_unknown_params_are_rejected_by_the_child(run_scenario: RunScenario) -> None:
+def test_unknown_params_are_rejected_by_the_child() -> None:
     outcome, _ = run_scenario("T1.1", threads="many")
     assert outcome.status == "failed"
     assert "threads" in outcome.error
 
 
-def test_every_event_is_stamped_with_pid_thread_and_actor(run_scenario: RunScenario) -> None:
+def test_every_event_is_stamped_with_pid_thread_and_actor() -> None:
     _, events = run_scenario("X1.2", threads=3, increments=2, time_scale=0.01)
     starts = [e for e in events if isinstance(e, ActorStart)]
     ends = [e for e in events if isinstance(e, ActorEnd)]
@@ -64,7 +60,7 @@ def test_every_event_is_stamped_with_pid_thread_and_actor(run_scenario: RunScena
     assert all(e.t_ns >= 0 for e in events)
 
 
-def test_lost_updates_happen_without_the_lock_and_not_with_it(run_scenario: RunScenario) -> None:
+def test_lost_updates_happen_without_the_lock_and_not_with_it() -> None:
     def lost(use_lock: bool) -> float:
         _, events = run_scenario("X1.2", threads=4, increments=10, use_lock=use_lock)
         (metric,) = [e for e in events if isinstance(e, Metric)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -29,9 +29,8 @@ from paralab.lab.events import (
     Released,
     Wait,
 )
-from paralab.lab.runner import Outcome
+from tests.lab.scenarios import run_scenario
 
-RunScenario = Callable[..., tuple[Outcome, list[Event]]]
 RUNNERS = ["Huey", "Dewey", "Louie", "Jan", "Alex"]
 
 
@@ -44,7 +43,7 @@ class Span(NamedTuple):
 # Helpers ---------------------------------------------------------------------------------
 
 
-def run(run_scenario: RunScenario, scenario_id: str, **params: Any) -> list[Event]:
+def run(scenario_id: str, **params: Any) -> list[Event]:
     outcome, events = run_scenario(scenario_id, **params)
     assert outcome.status == "succeeded", outcome.error
     return sorted(events, key=lambda e: e.t_ns)
@@ -60,11 +59,6 @@ def lines(events: list[Event], actor: str | None = None) -> list[Output]:
 
 def texts(events: list[Event]) -> list[str]:
     return [e.line for e in lines(events)]
-
-
-def line_at(events: list[Event], pattern: str) -> Output:
-    [found] = [e for e in lines(events) if re.search(pattern, e.line)]
-    return found
 
 
 def lifetime(events: list[Event], actor: str) -> Span:
@@ -173,24 +167,24 @@ T1_THREADS = [f"Thread-{i}" for i in range(6)]
 
 
 @pytest.mark.parametrize("scenario_id", ["T1.1", "T1.2", "T1.3"])
-def test_t1_each_thread_prints_its_own_number(run_scenario: RunScenario, scenario_id: str) -> None:
-    events = run(run_scenario, scenario_id, **T1)
+def test_t1_each_thread_prints_its_own_number(scenario_id: str) -> None:
+    events = run(scenario_id, **T1)
     printed = {(e.actor, e.line) for e in lines(events)}
     assert printed == {(f"Thread-{i}", f"my_func called by thread N°{i}") for i in range(6)}
 
 
-def test_t1_1_each_thread_starts_after_the_previous_one_ended(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T1.1", **T1)
+def test_t1_1_each_thread_starts_after_the_previous_one_ended() -> None:
+    events = run("T1.1", **T1)
     assert one_after_another(lifetimes(events, T1_THREADS))
 
 
-def test_t1_2_all_threads_run_at_the_same_time(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T1.2", **T1)
+def test_t1_2_all_threads_run_at_the_same_time() -> None:
+    events = run("T1.2", **T1)
     assert all_overlap(lifetimes(events, T1_THREADS))
 
 
-def test_t1_3_first_half_in_turn_then_second_half_together(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T1.3", **T1)
+def test_t1_3_first_half_in_turn_then_second_half_together() -> None:
+    events = run("T1.3", **T1)
     first, rest = lifetimes(events, T1_THREADS[:3]), lifetimes(events, T1_THREADS[3:])
     assert one_after_another(first)
     assert all_overlap(rest)
@@ -204,16 +198,16 @@ A, B, C = "function_A", "function_B", "function_C"
 
 
 @pytest.mark.parametrize("scenario_id", ["T2.1", "T2.2", "T2.3"])
-def test_t2_each_thread_names_itself(run_scenario: RunScenario, scenario_id: str) -> None:
-    events = run(run_scenario, scenario_id, **T2)
+def test_t2_each_thread_names_itself(scenario_id: str) -> None:
+    events = run(scenario_id, **T2)
     for name in (A, B, C):
         starting, exiting = lines(events, name)
         assert starting.line.startswith(f"{name} --> starting")
         assert exiting.line == f"{name} --> exiting"
 
 
-def test_t2_1_all_three_start_before_any_exits(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T2.1", **T2)
+def test_t2_1_all_three_start_before_any_exits() -> None:
+    events = run("T2.1", **T2)
     starting = [e.t_ns for e in lines(events) if "starting" in e.line]
     exiting = [e.t_ns for e in lines(events) if "exiting" in e.line]
     assert len(starting) == len(exiting) == 3
@@ -221,13 +215,13 @@ def test_t2_1_all_three_start_before_any_exits(run_scenario: RunScenario) -> Non
     assert all_overlap(lifetimes(events, [A, B, C]))
 
 
-def test_t2_2_runs_a_then_b_then_c(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T2.2", **T2)
+def test_t2_2_runs_a_then_b_then_c() -> None:
+    events = run("T2.2", **T2)
     assert one_after_another(lifetimes(events, [A, B, C]))
 
 
-def test_t2_3_b_and_c_overlap_then_a_runs_alone(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T2.3", **T2)
+def test_t2_3_b_and_c_overlap_then_a_runs_alone() -> None:
+    events = run("T2.3", **T2)
     a, b, c = lifetimes(events, [A, B, C])
     assert overlap(b, c)
     assert a.start > max(b.end, c.end)
@@ -247,23 +241,21 @@ def assert_t3_output(events: list[Event]) -> None:
     assert re.fullmatch(r"END: total time \d+\.\d\d s", texts(events)[-1])
 
 
-def test_t3_1_subclass_threads_run_one_at_a_time(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T3.1", **T3)
+def test_t3_1_subclass_threads_run_one_at_a_time() -> None:
+    events = run("T3.1", **T3)
     assert_t3_output(events)
     assert one_after_another(lifetimes(events, T3_THREADS))
 
 
-def test_t3_2_subclass_threads_run_in_parallel_in_one_process(
-    run_scenario: RunScenario,
-) -> None:
-    events = run(run_scenario, "T3.2", **T3)
+def test_t3_2_subclass_threads_run_in_parallel_in_one_process() -> None:
+    events = run("T3.2", **T3)
     assert_t3_output(events)
     assert all_overlap(lifetimes(events, T3_THREADS))
     assert len({e.pid for e in lines(events)}) == 1
 
 
-def test_t3_3_joins_every_thread_exactly_once(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T3.3", **T3)
+def test_t3_3_joins_every_thread_exactly_once() -> None:
+    events = run("T3.3", **T3)
     assert_t3_output(events)
     joined = Counter(e.obj for e in events if isinstance(e, Acquired) and e.primitive == "join")
     assert joined == dict.fromkeys(T3_THREADS, 1)
@@ -285,15 +277,15 @@ def hold_of(events: list[Event], actor: str) -> Span:
 
 
 @pytest.mark.parametrize("scenario_id", ["T4.1", "T4.2", "T4.3"])
-def test_t4_lock_hold_spans_never_overlap(run_scenario: RunScenario, scenario_id: str) -> None:
-    events = run(run_scenario, scenario_id, **T4)
+def test_t4_lock_hold_spans_never_overlap(scenario_id: str) -> None:
+    events = run(scenario_id, **T4)
     holds = hold_spans(events, "lock")
     assert sorted(s.actor for s in holds) == T4_THREADS
     assert never_overlap(holds)
 
 
-def test_t4_1_running_and_over_lines_lie_inside_their_hold(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T4.1", **T4)
+def test_t4_1_running_and_over_lines_lie_inside_their_hold() -> None:
+    events = run("T4.1", **T4)
     for name in T4_THREADS:
         hold = hold_of(events, name)
         assert all(within(e.t_ns, hold) for e in lines(events, name))
@@ -301,10 +293,8 @@ def test_t4_1_running_and_over_lines_lie_inside_their_hold(run_scenario: RunScen
     assert never_overlap(sleeps(events))
 
 
-def test_t4_2_sleeps_are_serialised_but_running_lines_are_not(
-    run_scenario: RunScenario,
-) -> None:
-    events = run(run_scenario, "T4.2", **T4)
+def test_t4_2_sleeps_are_serialised_but_running_lines_are_not() -> None:
+    events = run("T4.2", **T4)
     for name in T4_THREADS:
         assert contains(hold_of(events, name), sleeps(events, name)[0])
     assert never_overlap(sleeps(events))
@@ -312,8 +302,8 @@ def test_t4_2_sleeps_are_serialised_but_running_lines_are_not(
     assert all(e.t_ns < first_release for e in lines(events) if "running" in e.line)
 
 
-def test_t4_3_sleeps_overlap_while_holds_do_not(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T4.3", **T4)
+def test_t4_3_sleeps_overlap_while_holds_do_not() -> None:
+    events = run("T4.3", **T4)
     for name in T4_THREADS:
         [running] = [e for e in lines(events, name) if "running" in e.line]
         assert within(running.t_ns, hold_of(events, name))
@@ -327,10 +317,8 @@ T5 = {"add_min": 6, "add_max": 8, "remove_min": 3, "remove_max": 4, "time_scale"
 
 
 @pytest.mark.parametrize("scenario_id", ["T5.1", "T5.2", "T5.3"])
-def test_t5_rlock_is_reentered_and_the_count_adds_up(
-    run_scenario: RunScenario, scenario_id: str
-) -> None:
-    events = run(run_scenario, scenario_id, **T5)
+def test_t5_rlock_is_reentered_and_the_count_adds_up(scenario_id: str) -> None:
+    events = run(scenario_id, **T5)
     depths = [e.value or 0 for e in events if isinstance(e, Acquired) and e.obj == "box.lock"]
     assert max(depths) >= 2
     [to_add] = numbers(events, r"N° (\d+) items to ADD")
@@ -341,8 +329,8 @@ def test_t5_rlock_is_reentered_and_the_count_adds_up(
     assert never_overlap(hold_spans(events, "box.lock"))
 
 
-def test_t5_1_nobody_sleeps_while_holding_the_lock(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T5.1", **T5)
+def test_t5_1_nobody_sleeps_while_holding_the_lock() -> None:
+    events = run("T5.1", **T5)
     holds = hold_spans(events, "box.lock")
     for nap in sleeps(events):
         assert not any(overlap(nap, hold) for hold in holds if hold.actor == nap.actor)
@@ -353,9 +341,9 @@ def test_t5_1_nobody_sleeps_while_holding_the_lock(run_scenario: RunScenario) ->
     [("T5.2", "adder", "remover"), ("T5.3", "remover", "adder")],
 )
 def test_t5_one_thread_waits_while_the_other_sleeps_holding_the_lock(
-    run_scenario: RunScenario, scenario_id: str, sleeper: str, waiter: str
+    scenario_id: str, sleeper: str, waiter: str
 ) -> None:
-    events = run(run_scenario, scenario_id, **T5)
+    events = run(scenario_id, **T5)
     holds = [s for s in hold_spans(events, "box.lock") if s.actor == sleeper]
     naps = sleeps(events, sleeper)
     assert all(any(contains(hold, nap) for hold in holds) for nap in naps)
@@ -383,10 +371,8 @@ def item(line: Output) -> int:
 
 
 @pytest.mark.parametrize("scenario_id", ["T6.1", "T6.2", "T6.3"])
-def test_t6_every_produced_item_is_consumed_exactly_once(
-    run_scenario: RunScenario, scenario_id: str
-) -> None:
-    events = run(run_scenario, scenario_id, **T6)
+def test_t6_every_produced_item_is_consumed_exactly_once(scenario_id: str) -> None:
+    events = run(scenario_id, **T6)
     made = Counter(item(e) for e in produced(events))
     assert sorted(e.actor for e in produced(events)) == sorted(PRODUCERS)
     assert sorted(e.actor for e in consumed(events)) == sorted(CONSUMERS)
@@ -404,10 +390,8 @@ def test_t6_every_produced_item_is_consumed_exactly_once(
 
 
 @pytest.mark.parametrize("scenario_id", ["T6.1", "T6.2", "T6.3"])
-def test_t6_consumers_block_on_the_semaphore_until_a_release(
-    run_scenario: RunScenario, scenario_id: str
-) -> None:
-    events = run(run_scenario, scenario_id, **T6)
+def test_t6_consumers_block_on_the_semaphore_until_a_release(scenario_id: str) -> None:
+    events = run(scenario_id, **T6)
     blocked = waits(events, "semaphore")
     assert sorted(w.actor for w in blocked) == sorted(CONSUMERS)
     releases = sorted(e.t_ns for e in events if isinstance(e, Released) and e.obj == "ready")
@@ -416,24 +400,22 @@ def test_t6_consumers_block_on_the_semaphore_until_a_release(
         assert releases[k] < acquired  # the k-th consumer through needed the k-th release
 
 
-def test_t6_1_all_pairs_work_at_the_same_time(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T6.1", **T6)
+def test_t6_1_all_pairs_work_at_the_same_time() -> None:
+    events = run("T6.1", **T6)
     assert all_overlap(sleeps(events))
     assert all_overlap(waits(events, "semaphore") + sleeps(events))
 
 
-def test_t6_2_all_consumers_wait_before_any_producer_starts(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T6.2", **{**T6, "time_scale": 0.1, "sleep_max": 2.0})
+def test_t6_2_all_consumers_wait_before_any_producer_starts() -> None:
+    events = run("T6.2", **{**T6, "time_scale": 0.1, "sleep_max": 2.0})
     consumer_waits = waits(events, "semaphore")
     first_producer = min(s.start for s in lifetimes(events, PRODUCERS))
     assert len(consumer_waits) == 5
     assert max(w.start for w in consumer_waits) < first_producer
 
 
-def test_t6_3_pairs_run_one_at_a_time_and_consume_their_own_item(
-    run_scenario: RunScenario,
-) -> None:
-    events = run(run_scenario, "T6.3", **T6)
+def test_t6_3_pairs_run_one_at_a_time_and_consume_their_own_item() -> None:
+    events = run("T6.3", **T6)
     pairs = []
     for consumer, producer in zip(CONSUMERS, PRODUCERS, strict=True):
         c, p = lifetime(events, consumer), lifetime(events, producer)
@@ -450,8 +432,8 @@ T7 = {"sleep_min": 2.0, "sleep_max": 5.0, "time_scale": 0.03}
 
 
 @pytest.mark.parametrize("scenario_id", ["T7.1", "T7.2", "T7.3"])
-def test_t7_race_starts_first_and_is_over_last(run_scenario: RunScenario, scenario_id: str) -> None:
-    events = run(run_scenario, scenario_id, **T7)
+def test_t7_race_starts_first_and_is_over_last(scenario_id: str) -> None:
+    events = run(scenario_id, **T7)
     said = texts(events)
     assert said[0] == "START RACE!"
     assert said[-1] == "Race over!"
@@ -460,8 +442,8 @@ def test_t7_race_starts_first_and_is_over_last(run_scenario: RunScenario, scenar
     assert all(e.line.startswith(f"{e.actor} reached the ") for e in finishes)
 
 
-def test_t7_1_the_last_runner_counted_announces_the_end(run_scenario: RunScenario) -> None:
-    events = run(run_scenario, "T7.1", **T7)
+def test_t7_1_the_last_runner_counted_announces_the_end() -> None:
+    events = run("T7.1", **T7)
     *finishes, over = lines(events)[1:]
     assert over.actor == finishes[-1].actor
     holds = hold_spans(events, "counter.lock")
@@ -472,10 +454,8 @@ def test_t7_1_the_last_runner_counted_announces_the_end(run_scenario: RunScenari
     assert not [e for e in events if getattr(e, "primitive", None) == "barrier"]
 
 
-def test_t7_2_main_announces_the_end_after_joining_every_runner(
-    run_scenario: RunScenario,
-) -> None:
-    events = run(run_scenario, "T7.2", **T7)
+def test_t7_2_main_announces_the_end_after_joining_every_runner() -> None:
+    events = run("T7.2", **T7)
     over = lines(events)[-1]
     assert over.actor == "main"
     joins = waits(events, "join", "main")
@@ -484,10 +464,8 @@ def test_t7_2_main_announces_the_end_after_joining_every_runner(
     assert max(s.end for s in lifetimes(events, RUNNERS)) < over.t_ns
 
 
-def test_t7_3_no_runner_passes_the_barrier_before_the_fifth_arrives(
-    run_scenario: RunScenario,
-) -> None:
-    events = run(run_scenario, "T7.3", **T7)
+def test_t7_3_no_runner_passes_the_barrier_before_the_fifth_arrives() -> None:
+    events = run("T7.3", **T7)
     passes = waits(events, "barrier")
     assert sorted(s.actor for s in passes) == sorted(RUNNERS)
     fifth_arrival = max(s.start for s in passes)
@@ -508,10 +486,10 @@ def test_t7_3_no_runner_passes_the_barrier_before_the_fifth_arrives(
     ],
 )
 def test_the_seed_makes_runs_reproducible(
-    run_scenario: RunScenario, scenario_id: str, params: dict[str, Any], pattern: str
+    scenario_id: str, params: dict[str, Any], pattern: str
 ) -> None:
     def printed(seed: int) -> list[tuple[str, str]]:
-        events = run(run_scenario, scenario_id, **params, seed=seed)
+        events = run(scenario_id, **params, seed=seed)
         found = [(e.actor, m.group(1)) for e in lines(events) if (m := re.search(pattern, e.line))]
         return sorted(found)
 
