@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated, Any
 
 import msgspec
@@ -70,22 +67,9 @@ class RunController(Controller):
 
         Streamed: built page by page in a worker thread, so a huge run neither blocks the
         server nor needs its whole trace in memory."""
-        chunks = runs.trace_chunks(run_id)
-
-        async def body() -> AsyncIterator[bytes]:
-            # One thread per export, so closing (which closes the generator's sqlite
-            # connection) queues behind a `next` that a client disconnect interrupted.
-            thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
-            loop = asyncio.get_running_loop()
-            try:
-                while (chunk := await loop.run_in_executor(thread, next, chunks, None)) is not None:
-                    yield chunk
-            finally:
-                thread.submit(chunks.close)
-                thread.shutdown(wait=False)
-
+        chunks = runs.trace(run_id)
         return Stream(
-            body(),
+            chunks,
             media_type=MediaType.JSON,
             headers={"Content-Disposition": f'attachment; filename="paralab-{run_id}.trace.json"'},
         )

@@ -3,8 +3,10 @@ fan-out, so callers never reach into any of them."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Generator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import msgspec
@@ -89,14 +91,14 @@ class RunService:
         next_seq = stored[-1].seq + 1 if stored else from_seq
         return EventPage(events=events, next_seq=next_seq, last_seq=run.last_seq, status=run.status)
 
-    def trace_chunks(self, run_id: str) -> Generator[bytes, None, None]:
-        """The run's Chrome Trace JSON, chunk by chunk. Blocking (it reads the store on a
-        connection of its own): advance it from a worker thread."""
+    def trace(self, run_id: str) -> AsyncGenerator[bytes, None]:
+        """The run's Chrome Trace JSON, chunk by chunk, built in a worker thread from the
+        store (on a connection of its own). ``NotFound`` at once for an unknown run."""
         run = self.get(run_id)
         pages = (
             [json_decoder.decode(e.body) for e in page] for page in self.store.event_pages(run_id)
         )
-        return chrome_trace_chunks(run, pages)
+        return _in_a_thread(chrome_trace_chunks(run, pages))
 
     async def stream(self, run_id: str, from_seq: int = 1) -> AsyncGenerator[Batch, None]:
         """Events from ``from_seq`` on: the stored ones, then live ones until the run ends."""
@@ -126,3 +128,16 @@ class RunService:
         finally:
             if inbox:
                 self.fanout.unsubscribe(run_id, inbox)
+
+
+async def _in_a_thread(chunks: Generator[bytes, None, None]) -> AsyncGenerator[bytes, None]:
+    # One thread per export, so closing (which closes the generator's sqlite
+    # connection) queues behind a `next` that a client disconnect interrupted.
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace")
+    loop = asyncio.get_running_loop()
+    try:
+        while (chunk := await loop.run_in_executor(thread, next, chunks, None)) is not None:
+            yield chunk
+    finally:
+        thread.submit(chunks.close)
+        thread.shutdown(wait=False)
