@@ -10,7 +10,7 @@ from litestar.response import Stream
 
 from paralab.api.errors import error_responses
 from paralab.lab.events import MAX_SEQ, RunStatus
-from paralab.runs.records import EventPage, Run, RunDetail, RunPage
+from paralab.runs.records import MAX_EVENT_PAGE, EventPage, Run, RunDetail, RunPage
 from paralab.runs.service import RunService
 
 
@@ -56,7 +56,7 @@ class RunController(Controller):
         run_id: FromPath[str],
         runs: NamedDependency[RunService],
         from_seq: Annotated[int, QueryParameter(ge=1, le=MAX_SEQ)] = 1,
-        limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 1000,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_EVENT_PAGE)] = 1000,
     ) -> EventPage:
         """Stored events of a run from ``from_seq`` on (the same JSON the WebSocket sends)."""
         return runs.event_page(run_id, from_seq, limit)

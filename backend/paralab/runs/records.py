@@ -52,6 +52,8 @@ class RunDetail(Run, kw_only=True):
 
 
 MAX_DETAIL_OUTPUT = 1000
+MAX_EVENT_PAGE = 10_000
+"""The most events one page of stored events holds."""
 
 
 class RunPage(msgspec.Struct, frozen=True):

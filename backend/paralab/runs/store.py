@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from paralab.lab.events import FINAL_STATUSES, MAX_SEQ, Metric, Output
-from paralab.runs.records import MetricValue, OutputLine, Run
+from paralab.runs.records import MAX_EVENT_PAGE, MetricValue, OutputLine, Run
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -173,7 +173,9 @@ class RunStore:
                 [(run_id, m.seq, m.t_ns, m.actor, m.name, m.value, m.unit) for m in metrics],
             )
 
-    def events(self, run_id: str, from_seq: int = 1, limit: int = 10_000) -> list[StoredEvent]:
+    def events(
+        self, run_id: str, from_seq: int = 1, limit: int = MAX_EVENT_PAGE
+    ) -> list[StoredEvent]:
         """Up to ``limit`` events from ``from_seq`` on, in order."""
         found: list[StoredEvent] = []
         rows = self._db.execute(
