@@ -58,4 +58,3 @@ class TooManyRequests(RetryLater):
 class Unavailable(RetryLater):
     status_code = 503
     error = "unavailable"
-

@@ -42,7 +42,7 @@ class LabSettings(msgspec.Struct, frozen=True, kw_only=True):
     max_concurrent_runs: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
     """Scenario runs executing at once."""
     run_queue_size: Annotated[int, msgspec.Meta(ge=0, le=10_000)] = 8
-    """Runs waiting for a slot; beyond this POST /api/runs answers 429."""
+    """Runs waiting for a slot; beyond this a new run is refused (429)."""
     run_time_limit_s: Seconds = 60.0
     """Wall-time limit of one scenario run."""
     cancel_grace_s: Annotated[float, msgspec.Meta(ge=0, le=600)] = 2.0

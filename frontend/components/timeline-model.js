@@ -1,15 +1,21 @@
 // Turns the run's event stream into per-actor lanes of spans and marks, incrementally.
 //
-// A span has {kind, start, end, ...}; end === null while it is still open (drawn to "now").
-// Span kinds: "blocked" (waiting on a lock, join, queue, barrier, event...), "sleeping",
-// "holding" (owns a lock/rlock/semaphore) and "task" (a pool task). Marks are instants.
+// The rules are those of backend/paralab/runs/spans.py (read its docstring); one golden
+// file, tests/golden/span-rules.json, checks both. An actor is one thread (pid, tid, actor);
+// lanes are by actor name.
+//
+// A span has {kind, start, end, pid, tid, ...}; end === null while it is open, and for good
+// when its closing event never came (unfinished). Kinds: "running", "blocked", "sleeping",
+// "holding" (a lock, rlock or semaphore) and "task". Marks {kind, t, text, event} are
+// instants: "barrier", "signal", "queue" and "output".
 
-const HELD_PRIMITIVES = new Set(["lock", "rlock", "semaphore"]);
 const NOT_ON_A_LANE = new Set(["run", "metric", "progress"]);
 
 export class TimelineModel {
   constructor() {
     this.lanes = new Map();
+    this.actors = new Map(); // what each thread has open, by `${pid}/${tid}/${actor}`
+    this.locks = new Map(); // the open hold of each lock and rlock, by `${pid}/${primitive}/${obj}`
     this.firstT = Infinity;
     this.lastT = 0;
   }
@@ -24,7 +30,7 @@ export class TimelineModel {
     this.lastT = Math.max(this.lastT, event.t_ns);
     const lane = this.laneFor(event);
     const handler = HANDLERS[event.type];
-    if (handler) handler(lane, event);
+    if (handler) handler(this, lane, event);
     return lane;
   }
 
@@ -37,154 +43,160 @@ export class TimelineModel {
     lane.pid = event.pid;
     return lane;
   }
+
+  actorFor(event) {
+    const key = actorKey(event);
+    let actor = this.actors.get(key);
+    if (!actor) {
+      // semaphores: the latest unpaired acquire's mark, by semaphore.
+      actor = { key, running: null, waits: new Map(), tasks: new Map(), semaphores: new Map() };
+      this.actors.set(key, actor);
+    }
+    return actor;
+  }
 }
 
 function newLane(actor, t, index) {
-  return {
-    actor,
-    index,
-    kind: "",
-    pid: null,
-    start: t,
-    end: null,
-    exitCode: null,
-    spans: [],
-    marks: [],
-    openWaits: new Map(),
-    openHolds: new Map(),
-    openTasks: new Map(),
-    // Semaphores are often released by another thread (producer/consumer), so an
-    // acquire only becomes a "holding" span once the same actor releases it.
-    pendingSemaphores: new Map(),
-    rlockDepth: new Map(),
-  };
+  return { actor, index, kind: "", pid: null, start: t, end: null, exitCode: null, spans: [], marks: [] };
 }
 
+const actorKey = (event) => `${event.pid}/${event.tid}/${event.actor}`;
+const lockKey = (event) => `${event.pid}/${event.primitive}/${event.obj}`;
+const waitKey = (event) => `${event.primitive}/${event.obj}`;
+
 const HANDLERS = {
-  actor_start(lane, event) {
+  actor_start(model, lane, event) {
     lane.kind = event.kind;
     lane.start = Math.min(lane.start, event.t_ns);
+    lane.end = null;
     lane.daemon = event.daemon;
     lane.parent = event.parent;
+    // A running span still open (a second start) is left unfinished.
+    model.actorFor(event).running = openSpan(lane, event, "running");
   },
 
-  actor_end(lane, event) {
+  actor_end(model, lane, event) {
     lane.kind = lane.kind || event.kind;
     lane.end = event.t_ns;
     lane.exitCode = event.exit_code;
-    for (const open of [lane.openWaits, lane.openHolds, lane.openTasks]) {
-      for (const span of open.values()) span.end = event.t_ns;
-      open.clear();
+    // The actor can close nothing more: its open waits and tasks stay unfinished, its
+    // unpaired semaphore acquires stay signals.
+    const actor = model.actors.get(actorKey(event));
+    model.actors.delete(actorKey(event));
+    if (actor?.running) {
+      actor.running.end = event.t_ns;
+      actor.running.exitCode = event.exit_code;
     }
   },
 
-  wait(lane, event) {
-    const key = `${event.primitive}:${event.obj}`;
-    const span = {
-      kind: event.primitive === "sleep" ? "sleeping" : "blocked",
-      start: event.t_ns,
-      end: null,
-      primitive: event.primitive,
-      obj: event.obj,
-      value: event.value,
-      seq: event.seq,
-    };
-    lane.spans.push(span);
-    lane.openWaits.set(key, span);
-    if (event.primitive === "barrier") addMark(lane, "barrier", event, `arrives at ${event.obj}`);
+  wait(model, lane, event) {
+    const kind = event.primitive === "sleep" ? "sleeping" : "blocked";
+    const span = openSpan(lane, event, kind, { primitive: event.primitive, obj: event.obj, value: event.value });
+    model.actorFor(event).waits.set(waitKey(event), span);
+    if (event.primitive === "barrier") addMark(lane, "barrier", event, `arrive barrier ${event.obj}`);
   },
 
-  acquired(lane, event) {
-    const key = `${event.primitive}:${event.obj}`;
-    const waited = lane.openWaits.get(key);
-    if (waited) {
-      waited.end = event.t_ns;
-      lane.openWaits.delete(key);
-    }
-    if (event.primitive === "barrier") addMark(lane, "barrier", event, `passes ${event.obj}`);
-    if (HELD_PRIMITIVES.has(event.primitive)) startHolding(lane, event);
-  },
-
-  gave_up(lane, event) {
-    const key = `${event.primitive}:${event.obj}`;
-    const waited = lane.openWaits.get(key);
-    if (waited) {
-      waited.end = event.t_ns;
-      waited.gaveUp = event.reason;
-      lane.openWaits.delete(key);
-    }
-    if (event.primitive === "barrier") addMark(lane, "barrier", event, `${event.obj} broke`);
-  },
-
-  released(lane, event) {
-    if (HELD_PRIMITIVES.has(event.primitive)) stopHolding(lane, event);
-    if (event.primitive === "event") addMark(lane, "release", event, `sets ${event.obj}`);
-    else if (event.primitive === "semaphore" || !HELD_PRIMITIVES.has(event.primitive)) {
-      addMark(lane, "release", event, `releases ${event.obj}`);
+  acquired(model, lane, event) {
+    const actor = model.actorFor(event);
+    endWait(actor, event);
+    if (event.primitive === "barrier") addMark(lane, "barrier", event, `pass barrier ${event.obj}`);
+    else if (event.primitive === "lock" || event.primitive === "rlock") hold(model, lane, actor, event);
+    else if (event.primitive === "semaphore") {
+      // Shown as a signal now; becomes a hold if this actor releases it before acquiring it again.
+      actor.semaphores.set(event.obj, addMark(lane, "signal", event, `acquire semaphore ${event.obj}`));
     }
   },
 
-  queue_put(lane, event) {
+  gave_up(model, lane, event) {
+    endWait(model.actorFor(event), event, event.reason);
+    if (event.primitive === "barrier") addMark(lane, "barrier", event, `barrier ${event.obj} broke`);
+  },
+
+  released(model, lane, event) {
+    if (event.primitive === "lock" || event.primitive === "rlock") release(model, lane, event);
+    else if (event.primitive === "semaphore") {
+      const actor = model.actors.get(actorKey(event));
+      const acquired = actor?.semaphores.get(event.obj);
+      if (acquired) {
+        actor.semaphores.delete(event.obj);
+        removeMark(lane, acquired);
+        const span = openSpan(lane, acquired.event, "holding", { primitive: "semaphore", obj: event.obj });
+        span.end = event.t_ns;
+      } else addMark(lane, "signal", event, `release semaphore ${event.obj}`);
+    } else if (event.primitive === "event") addMark(lane, "signal", event, `set event ${event.obj}`);
+    else addMark(lane, "signal", event, `release ${event.primitive} ${event.obj}`);
+  },
+
+  queue_put(model, lane, event) {
     addMark(lane, "queue", event, `put ${event.item} on ${event.queue}`);
   },
 
-  queue_get(lane, event) {
-    addMark(lane, "queue", event, `got ${event.item} from ${event.queue}`);
+  queue_get(model, lane, event) {
+    addMark(lane, "queue", event, `get ${event.item} from ${event.queue}`);
   },
 
-  task_start(lane, event) {
-    const span = { kind: "task", start: event.t_ns, end: null, pool: event.pool, task: event.task };
-    lane.spans.push(span);
-    lane.openTasks.set(`${event.pool}:${event.task}`, span);
+  task_start(model, lane, event) {
+    const span = openSpan(lane, event, "task", { pool: event.pool, task: event.task });
+    model.actorFor(event).tasks.set(`${event.pool}/${event.task}`, span);
   },
 
-  task_end(lane, event) {
-    const key = `${event.pool}:${event.task}`;
-    const span = lane.openTasks.get(key);
+  task_end(model, lane, event) {
+    const tasks = model.actorFor(event).tasks;
+    const key = `${event.pool}/${event.task}`;
+    const span = tasks.get(key);
     if (span) span.end = event.t_ns;
-    lane.openTasks.delete(key);
+    tasks.delete(key);
   },
 
-  output(lane, event) {
+  output(model, lane, event) {
     addMark(lane, "output", event, event.line);
   },
 };
 
-function startHolding(lane, event) {
-  const key = event.obj;
-  if (event.primitive === "semaphore") {
-    lane.pendingSemaphores.set(key, event);
-    return;
-  }
-  if (event.primitive === "rlock") {
-    lane.rlockDepth.set(key, (lane.rlockDepth.get(key) || 0) + 1);
-    if (lane.openHolds.has(key)) return; // re-entered: still the same hold
-  }
-  const span = { kind: "holding", start: event.t_ns, end: null, primitive: event.primitive, obj: event.obj };
+function openSpan(lane, event, kind, details = {}) {
+  const span = { kind, start: event.t_ns, end: null, pid: event.pid, tid: event.tid, ...details };
   lane.spans.push(span);
-  lane.openHolds.set(key, span);
+  return span;
 }
 
-function stopHolding(lane, event) {
-  const key = event.obj;
-  if (event.primitive === "semaphore") {
-    const acquired = lane.pendingSemaphores.get(key);
-    if (!acquired) return;
-    lane.pendingSemaphores.delete(key);
-    lane.spans.push({ kind: "holding", start: acquired.t_ns, end: event.t_ns,
-      primitive: "semaphore", obj: key });
-    return;
+function endWait(actor, event, gaveUp) {
+  const key = waitKey(event);
+  const span = actor.waits.get(key);
+  if (!span) return;
+  span.end = event.t_ns;
+  if (gaveUp) span.gaveUp = gaveUp;
+  actor.waits.delete(key);
+}
+
+// A lock has one holder at a time, so the holds of one lock never overlap.
+function hold(model, lane, actor, event) {
+  const held = model.locks.get(lockKey(event));
+  if (held) {
+    if (held.actor === actor.key) return; // an rlock re-entered: still the same hold
+    held.span.end = event.t_ns;
   }
-  if (event.primitive === "rlock") {
-    const depth = (lane.rlockDepth.get(key) || 1) - 1;
-    lane.rlockDepth.set(key, depth);
-    if (depth > 0) return;
+  const span = openSpan(lane, event, "holding", { primitive: event.primitive, obj: event.obj });
+  model.locks.set(lockKey(event), { actor: actor.key, span });
+}
+
+// Any thread may release a Lock; an RLock only its owner, back to depth 0.
+function release(model, lane, event) {
+  const held = model.locks.get(lockKey(event));
+  const mine = held !== undefined && held.actor === actorKey(event);
+  if (held && (event.primitive === "lock" || (mine && !event.value))) {
+    held.span.end = event.t_ns;
+    model.locks.delete(lockKey(event));
   }
-  const span = lane.openHolds.get(key);
-  if (span) span.end = event.t_ns;
-  lane.openHolds.delete(key);
+  if (!mine) addMark(lane, "signal", event, `release ${event.primitive} ${event.obj}`);
 }
 
 function addMark(lane, kind, event, text) {
-  lane.marks.push({ kind, t: event.t_ns, text, event });
+  const mark = { kind, t: event.t_ns, text, event };
+  lane.marks.push(mark);
+  return mark;
+}
+
+function removeMark(lane, mark) {
+  const index = lane.marks.lastIndexOf(mark);
+  if (index >= 0) lane.marks.splice(index, 1);
 }

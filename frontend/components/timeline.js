@@ -22,11 +22,12 @@ const LEGEND = [
   ["holding", "holding a lock or semaphore"],
   ["task", "pool task"],
   ["queue", "queue put / get", "mark"],
-  ["barrier", "barrier arrive / pass", "mark"],
-  ["release", "semaphore release, event set", "mark"],
+  ["barrier", "barrier arrive / pass / broke", "mark"],
+  ["release", "signal: semaphore release / acquire, event set", "mark"],
   ["output", "output line", "tick"],
 ];
 
+const MARK_COLORS = { signal: "release" };
 const COLOR_NAMES = ["running", "blocked", "sleeping", "holding", "task", "queue", "barrier",
   "release", "output", "grid", "axis", "stripe"];
 
@@ -174,10 +175,14 @@ export class Timeline {
       ctx.fillRect(0, top, this.view.width, LANE_HEIGHT);
     }
     const laneEnd = lane.end ?? this.nowNs();
-    // Only real threads/processes (with actor_start) are alive; e.g. raw "stderr" is not.
-    if (lane.kind) this.fillSpan(ctx, lane.start, laneEnd, top + BAR.y, BAR.h, this.colors.running, 1);
+    // Running first, under the rest. Only real threads/processes (actor_start) run: raw
+    // "stderr" does not.
+    for (const span of lane.spans) {
+      if (span.kind === "running") this.fillSpan(ctx, span.start, span.end ?? laneEnd, top + BAR.y, BAR.h, this.colors.running, 1);
+    }
     for (const span of lane.spans) {
       const end = span.end ?? laneEnd;
+      if (span.kind === "running") continue;
       if (span.kind === "holding") this.fillSpan(ctx, span.start, end, top + HOLD.y, HOLD.h, this.colors.holding, 1);
       else if (span.kind === "task") this.fillSpan(ctx, span.start, end, top + TASK.y, TASK.h, this.colors.task, 1);
       else this.fillSpan(ctx, span.start, end, top + BAR.y, BAR.h, this.colors[span.kind], 0.5);
@@ -195,7 +200,7 @@ export class Timeline {
 
   drawMark(ctx, mark, top) {
     const x = this.x(mark.t);
-    ctx.fillStyle = this.colors[mark.kind];
+    ctx.fillStyle = this.colors[MARK_COLORS[mark.kind] ?? mark.kind];
     if (mark.kind === "output") {
       ctx.fillRect(x - 0.5, top + TICK.y, 1.5, TICK.h);
       return;
@@ -244,9 +249,10 @@ export class Timeline {
     const laneEnd = lane.end ?? this.nowNs();
     if (t < lane.start || t > laneEnd) return [];
     const covering = lane.spans.filter((span) => span.start <= t && t <= (span.end ?? laneEnd));
-    const lines = covering.map((span) => describeSpan(span, laneEnd));
+    const open = this.live && lane.end === null;
+    const lines = covering.filter((span) => span.kind !== "running").map((span) => describeSpan(span, laneEnd, open));
     const busy = covering.some((span) => span.kind === "blocked" || span.kind === "sleeping");
-    if (!busy && lane.kind) lines.unshift(`running · ${formatMs(t)}`);
+    if (!busy && covering.some((span) => span.kind === "running")) lines.unshift(`running · ${formatMs(t)}`);
     return lines;
   }
 }
@@ -284,9 +290,12 @@ function describeMark(mark) {
   return lines;
 }
 
-function describeSpan(span, laneEnd) {
+// `open`: the lane still runs, so an open span lasts until now, not "unfinished".
+function describeSpan(span, laneEnd, open) {
   const end = span.end ?? laneEnd;
-  const when = `${formatMs(span.start)} → ${span.end === null ? "now" : formatMs(end)} (${formatMs(end - span.start)})`;
+  const until = span.end === null && open ? "now" : formatMs(end);
+  const unfinished = span.end === null && !open ? ", unfinished" : "";
+  const when = `${formatMs(span.start)} → ${until} (${formatMs(end - span.start)}${unfinished})`;
   if (span.kind === "task") return `task ${span.task} of ${span.pool} · ${when}`;
   if (span.kind === "sleeping") return `sleeping ${span.obj} · ${when}`;
   if (span.kind === "holding") return `holding ${span.primitive} ${span.obj} · ${when}`;

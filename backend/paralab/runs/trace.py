@@ -1,8 +1,11 @@
 """Chrome Trace Event JSON (opens in ui.perfetto.dev and chrome://tracing) from run events.
 
-Per thread: an ``alive`` slice from actor_start to actor_end, ``wait <obj>`` slices from
-wait to acquired, ``hold <obj>`` slices while a lock or semaphore is held; instants for
-queue, barrier, output and lifecycle events; counters for metrics and progress.
+The lanes are the spans and instants of ``paralab.runs.spans`` (one rule set, shared with
+the web timeline): an ``X`` slice per span, category = its kind (running, blocked, sleeping,
+holding, task), args = its details; an ``i`` instant per instant, category = its kind, args
+= the event's fields. Spans that never closed end at the last event, named
+``... (unfinished)`` with ``args.unfinished``. Beyond the lanes: ``run <status>`` instants,
+counters for metrics and progress, and process / thread names.
 
 The document is produced in chunks (``chrome_trace_chunks``), page by page of events, so
 a run of millions of events is exported in bounded memory and never all at once.
@@ -15,27 +18,11 @@ from typing import Any
 
 import msgspec
 
-from paralab.lab.events import (
-    Acquired,
-    ActorEnd,
-    ActorStart,
-    Event,
-    GaveUp,
-    Metric,
-    Output,
-    Progress,
-    QueueGet,
-    QueuePut,
-    Released,
-    RunLifecycle,
-    TaskEnd,
-    TaskStart,
-    Wait,
-)
+from paralab.lab.events import Event, Metric, Progress, RunLifecycle
 from paralab.runs.records import Run
+from paralab.runs.spans import Instant, Record, Span, SpanBuilder
 
-HOLDABLE = {"lock", "rlock", "semaphore"}
-RUN_TID = 0
+EVENT_BASE = {"t_ns", "pid", "tid", "actor"}
 
 
 def _us(t_ns: int) -> float:
@@ -44,38 +31,49 @@ def _us(t_ns: int) -> float:
 
 class _Builder:
     def __init__(self) -> None:
+        self.spans = SpanBuilder()
         self.out: list[dict[str, Any]] = []
-        self.open: dict[tuple[Any, ...], Event] = {}
+        self.unfinished: list[Span] = []
         self.threads: dict[tuple[int, int], str] = {}
         self.last_ns = 0
 
-    def slice(self, start: Event, end_ns: int, name: str, cat: str, args: dict[str, Any]) -> None:
-        self.out.append(
-            {
-                "ph": "X",
-                "name": name,
-                "cat": cat,
-                "pid": start.pid,
-                "tid": start.tid,
-                "ts": _us(start.t_ns),
-                "dur": max(_us(end_ns - start.t_ns), 0.001),
-                "args": args,
-            }
-        )
+    def add(self, event: Event) -> None:
+        self.last_ns = max(self.last_ns, event.t_ns)
+        if event.tid or event.actor != "run":
+            self.threads.setdefault((event.pid, event.tid), event.actor)
+        if not isinstance(event, (Metric, Progress, RunLifecycle)):
+            self.spans.add(event)
+            return
+        # What the spans finished so far goes first, so the order does not depend on paging.
+        self.render(self.spans.take())
+        match event:
+            case Metric():
+                name = f"{event.name} ({event.unit})" if event.unit else event.name
+                self.counter(event, name, event.value)
+            case Progress():
+                self.counter(event, event.label or "progress", event.done / max(event.total, 1))
+            case RunLifecycle():
+                self.out.append(
+                    {
+                        "ph": "i",
+                        "s": "t",
+                        "name": f"run {event.status}",
+                        "cat": "run",
+                        "pid": event.pid,
+                        "tid": event.tid,
+                        "ts": _us(event.t_ns),
+                        "args": {"detail": event.detail},
+                    }
+                )
 
-    def instant(self, event: Event, name: str, cat: str, args: dict[str, Any]) -> None:
-        self.out.append(
-            {
-                "ph": "i",
-                "s": "t",
-                "name": name,
-                "cat": cat,
-                "pid": event.pid,
-                "tid": event.tid,
-                "ts": _us(event.t_ns),
-                "args": args,
-            }
-        )
+    def render(self, records: list[Record]) -> None:
+        for record in records:
+            if isinstance(record, Instant):
+                self.out.append(_instant(record))
+            elif record.end_ns is None:
+                self.unfinished.append(record)  # its end is the last event, not known yet
+            else:
+                self.out.append(_slice(record, record.end_ns))
 
     def counter(self, event: Event, name: str, value: float) -> None:
         self.out.append(
@@ -88,106 +86,65 @@ class _Builder:
             }
         )
 
-    def add(self, event: Event) -> None:
-        self.last_ns = max(self.last_ns, event.t_ns)
-        if event.tid or event.actor != "run":
-            self.threads.setdefault((event.pid, event.tid), event.actor)
-        match event:
-            case ActorStart():
-                self.open[("alive", event.pid, event.tid)] = event
-            case ActorEnd():
-                start = self.open.pop(("alive", event.pid, event.tid), None)
-                if start:
-                    args: dict[str, Any] = {"kind": event.kind, "exit_code": event.exit_code}
-                    self.slice(start, event.t_ns, event.actor, "actor", args)
-                self._drop_signal_acquisitions(event.tid)
-            case Wait():
-                self.open[("wait", event.tid, event.primitive, event.obj)] = event
-            case Acquired():
-                self._acquired(event)
-            case GaveUp():
-                waited = self.open.pop(("wait", event.tid, event.primitive, event.obj), None)
-                if waited:
-                    name = f"wait {event.primitive} {event.obj} (gave up: {event.reason})"
-                    self.slice(waited, event.t_ns, name, "blocked", {"reason": event.reason})
-            case Released():
-                self._released(event)
-            case QueuePut() | QueueGet():
-                args = {"item": event.item, "size": event.size}
-                verb = "put" if isinstance(event, QueuePut) else "get"
-                self.instant(event, f"{verb} {event.queue}", "queue", args)
-            case TaskStart():
-                self.open[("task", event.tid, event.pool, event.task)] = event
-            case TaskEnd():
-                start = self.open.pop(("task", event.tid, event.pool, event.task), None)
-                if start:
-                    self.slice(
-                        start, event.t_ns, f"task {event.task}", "pool", {"pool": event.pool}
-                    )
-            case Output():
-                self.instant(
-                    event, event.line[:80], "output", {"line": event.line, "stream": event.stream}
-                )
-            case Metric():
-                self.counter(
-                    event, f"{event.name} ({event.unit})" if event.unit else event.name, event.value
-                )
-            case Progress():
-                self.counter(event, event.label or "progress", event.done / max(event.total, 1))
-            case RunLifecycle():
-                self.instant(event, f"run {event.status}", "run", {"detail": event.detail})
-
-    def _acquired(self, event: Acquired) -> None:
-        waited = self.open.pop(("wait", event.tid, event.primitive, event.obj), None)
-        if waited:
-            name = (
-                f"sleep {event.obj}"
-                if event.primitive == "sleep"
-                else f"wait {event.primitive} {event.obj}"
-            )
-            self.slice(
-                waited, event.t_ns, name, "blocked", {"value": getattr(waited, "value", None)}
-            )
-        if event.primitive == "barrier":
-            self.instant(event, f"passed {event.obj}", "barrier", {"index": event.value})
-        first_hold = event.primitive != "rlock" or event.value == 1
-        if event.primitive in HOLDABLE and first_hold:
-            self.open[("hold", event.tid, event.obj)] = event
-
-    def _released(self, event: Released) -> None:
-        if event.primitive == "rlock" and event.value:
-            return
-        held = self.open.pop(("hold", event.tid, event.obj), None)
-        if held:
-            self.slice(
-                held, event.t_ns, f"hold {event.obj}", "holding", {"primitive": event.primitive}
-            )
-        else:
-            self.instant(
-                event, f"release {event.primitive} {event.obj}", "sync", {"value": event.value}
-            )
-
-    def _drop_signal_acquisitions(self, tid: int) -> None:
-        """A semaphore used as a signal is acquired by one thread and released by another:
-        the acquiring thread never held anything. Show its acquisitions as instants."""
-        for key, acquired in list(self.open.items()):
-            if (
-                key[0] == "hold"
-                and key[1] == tid
-                and getattr(acquired, "primitive", "") == "semaphore"
-            ):
-                del self.open[key]
-                args = {"value": getattr(acquired, "value", None)}
-                self.instant(acquired, f"acquire semaphore {key[2]}", "sync", args)
-
     def take(self) -> list[dict[str, Any]]:
+        self.render(self.spans.take())
         out, self.out = self.out, []
         return out
 
     def close_open_spans(self) -> None:
-        for key, start in list(self.open.items()):
-            self.slice(start, self.last_ns, f"{key[0]} (unfinished)", "unfinished", {})
-        self.open.clear()
+        self.render(self.spans.finish())
+        self.out += [_slice(span, self.last_ns, unfinished=True) for span in self.unfinished]
+        self.unfinished.clear()
+
+
+def _slice(span: Span, end_ns: int, unfinished: bool = False) -> dict[str, Any]:
+    name, args = _name_and_args(span)
+    if unfinished:
+        name += " (unfinished)"
+        args["unfinished"] = True
+    return {
+        "ph": "X",
+        "name": name,
+        "cat": span.kind,
+        "pid": span.pid,
+        "tid": span.tid,
+        "ts": _us(span.start_ns),
+        "dur": max(_us(end_ns - span.start_ns), 0.001),
+        "args": args,
+    }
+
+
+def _name_and_args(span: Span) -> tuple[str, dict[str, Any]]:
+    """Args: the span's details it has (spelled out per kind: this runs once per slice)."""
+    if span.kind == "running":
+        return span.actor, {} if span.exit_code is None else {"exit_code": span.exit_code}
+    if span.kind == "task":
+        return f"task {span.task}", {"pool": span.pool, "task": span.task}
+    args: dict[str, Any] = {"primitive": span.primitive, "obj": span.obj}
+    if span.kind == "holding":
+        return f"hold {span.obj}", args
+    if span.value is not None:
+        args["value"] = span.value
+    name = f"sleep {span.obj}" if span.kind == "sleeping" else f"wait {span.primitive} {span.obj}"
+    if span.gave_up:
+        args["gave_up"] = span.gave_up
+        name += f" (gave up: {span.gave_up})"
+    return name, args
+
+
+def _instant(instant: Instant) -> dict[str, Any]:
+    event = instant.event
+    args = {f: getattr(event, f) for f in event.__struct_fields__ if f not in EVENT_BASE}
+    return {
+        "ph": "i",
+        "s": "t",
+        "name": instant.text[:80],
+        "cat": instant.kind,
+        "pid": instant.pid,
+        "tid": instant.tid,
+        "ts": _us(instant.t_ns),
+        "args": args,
+    }
 
 
 def chrome_trace_chunks(run: Run, pages: Iterable[Iterable[Event]]) -> Generator[bytes, None, None]:

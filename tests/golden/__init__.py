@@ -1,0 +1,1 @@
+"""Golden files shared by the Python and the browser tests."""
