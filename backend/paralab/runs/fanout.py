@@ -12,6 +12,8 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from paralab.settings import ChannelsSettings
+
 Batch = list[tuple[int, bytes]]
 """(seq, the event's JSON) in order, as stored."""
 
@@ -136,3 +138,10 @@ class MemoryFanout:
 
     def subscriber_count(self, run_id: str) -> int:
         return len(self._subscribers.get(run_id, ()))
+
+
+def make_fanout(settings: ChannelsSettings) -> Fanout:
+    """The backend ``PARALAB_FANOUT`` names (only ``memory`` so far)."""
+    if settings.fanout == "memory":
+        return MemoryFanout()
+    raise ValueError(f"unknown fan-out backend {settings.fanout!r}")

@@ -13,7 +13,7 @@ import msgspec
 
 from paralab.health import CheckResult
 from paralab.lab.events import RunStatus, json_decoder
-from paralab.runs.fanout import Batch, Fanout, MemoryFanout
+from paralab.runs.fanout import Batch, Fanout, make_fanout
 from paralab.runs.manager import RunManager
 from paralab.runs.records import MAX_DETAIL_OUTPUT, EventPage, Run, RunDetail, RunPage
 from paralab.runs.store import RunStore
@@ -36,7 +36,7 @@ class RunService:
         awaited, then the store is closed."""
         store = RunStore(settings.server.data_dir / "runs.sqlite3")
         try:
-            fanout = MemoryFanout()
+            fanout = make_fanout(settings.channels)
             service = cls(store, fanout, RunManager(store, fanout, settings.lab))
             try:
                 yield service

@@ -101,57 +101,35 @@ def _key(event: Event) -> ActorKey:
     return (event.pid, event.tid, event.actor)
 
 
-def _running(start: ActorStart, end: ActorEnd | None = None) -> Span:
+def _span(start: Event, kind: SpanKind, end_ns: int | None, **details: Any) -> Span:
     return Span(
         actor=start.actor,
         pid=start.pid,
         tid=start.tid,
-        kind="running",
+        kind=kind,
         start_ns=start.t_ns,
-        end_ns=end.t_ns if end else None,
-        exit_code=end.exit_code if end else None,
+        end_ns=end_ns,
+        **details,
     )
+
+
+def _running(start: ActorStart, end: ActorEnd | None = None) -> Span:
+    exit_code = end.exit_code if end else None
+    return _span(start, "running", end.t_ns if end else None, exit_code=exit_code)
 
 
 def _waited(wait: Wait, end_ns: int | None = None, gave_up: str | None = None) -> Span:
-    return Span(
-        actor=wait.actor,
-        pid=wait.pid,
-        tid=wait.tid,
-        kind="sleeping" if wait.primitive == "sleep" else "blocked",
-        start_ns=wait.t_ns,
-        end_ns=end_ns,
-        primitive=wait.primitive,
-        obj=wait.obj,
-        value=wait.value,
-        gave_up=gave_up,
-    )
+    kind: SpanKind = "sleeping" if wait.primitive == "sleep" else "blocked"
+    details = {"primitive": wait.primitive, "obj": wait.obj, "value": wait.value}
+    return _span(wait, kind, end_ns, gave_up=gave_up, **details)
 
 
 def _held(acquired: Acquired, end_ns: int | None = None) -> Span:
-    return Span(
-        actor=acquired.actor,
-        pid=acquired.pid,
-        tid=acquired.tid,
-        kind="holding",
-        start_ns=acquired.t_ns,
-        end_ns=end_ns,
-        primitive=acquired.primitive,
-        obj=acquired.obj,
-    )
+    return _span(acquired, "holding", end_ns, primitive=acquired.primitive, obj=acquired.obj)
 
 
 def _task(start: TaskStart, end_ns: int | None = None) -> Span:
-    return Span(
-        actor=start.actor,
-        pid=start.pid,
-        tid=start.tid,
-        kind="task",
-        start_ns=start.t_ns,
-        end_ns=end_ns,
-        pool=start.pool,
-        task=start.task,
-    )
+    return _span(start, "task", end_ns, pool=start.pool, task=start.task)
 
 
 def _instant(event: Event, kind: InstantKind, text: str) -> Instant:
