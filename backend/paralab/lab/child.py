@@ -21,6 +21,7 @@ from paralab.lab.bootstrap import start_emitting
 from paralab.lab.catalog import find
 from paralab.lab.events import ActorEnd, ActorStart, Output, RunLifecycle
 from paralab.lab.scenario import Lab
+from paralab.lab.traced.processes import stop_children
 
 PR_SET_PDEATHSIG = 1
 
@@ -64,6 +65,7 @@ def main() -> int:
             emitter.emit(Output, line=line, stream="stderr")
         emitter.emit(RunLifecycle, status="failed", detail=detail)
     finally:
+        stop_children()  # daemons are killed, the others waited for: before main ends
         emitter.emit(ActorEnd, kind="main", exit_code=exit_code)
         emitter.flush()
     return exit_code

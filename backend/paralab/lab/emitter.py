@@ -41,10 +41,18 @@ class Emitter:
     def now(self) -> int:
         return time.monotonic_ns() - self.origin_ns
 
-    def emit(self, event_type: type[Event], /, actor: str | None = None, **fields: Any) -> None:
-        """Stamp time, pid, native thread id and actor (default: the current thread)."""
+    def emit(
+        self,
+        event_type: type[Event],
+        /,
+        actor: str | None = None,
+        at_ns: int | None = None,
+        **fields: Any,
+    ) -> None:
+        """Stamp time (default: now), pid, native thread id and actor (default: the
+        current thread)."""
         event = event_type(
-            t_ns=self.now(),
+            t_ns=self.now() if at_ns is None else at_ns,
             pid=os.getpid(),
             tid=threading.get_native_id(),
             actor=actor if actor is not None else threading.current_thread().name,

@@ -41,16 +41,62 @@ class RunLifecycle(EventBase, frozen=True, tag="run"):
 
 
 class ActorStart(EventBase, frozen=True, tag="actor_start"):
-    """A thread or process began running ``actor``'s code."""
+    """A thread or process began running ``actor``'s code. For a process, ``parent`` is the
+    process that started it and ``start_method`` how (fork, spawn, forkserver)."""
 
     kind: Literal["thread", "process", "main"]
     daemon: bool = False
     parent: str = ""
+    start_method: str = ""
 
 
 class ActorEnd(EventBase, frozen=True, tag="actor_end"):
     kind: Literal["thread", "process", "main"]
     exit_code: int | None = None
+
+
+StartMethod = Literal["fork", "spawn", "forkserver"]
+
+
+class ProcessSpawn(EventBase, frozen=True, tag="process_spawn"):
+    """``actor`` asked for process ``child`` to be started (``Process.start()`` was called,
+    stamped before the call). The child's own ``actor_start`` follows once its code runs:
+    the gap between the two is the start-up cost of ``start_method``."""
+
+    child: str
+    child_pid: int
+    start_method: StartMethod
+    daemon: bool = False
+
+
+class ProcessStop(EventBase, frozen=True, tag="process_stop"):
+    """``actor`` sent ``signal`` to process ``child``: ``terminate()`` (SIGTERM), ``kill()``
+    (SIGKILL), or ``parent_exit``: the parent is exiting and a daemon child still runs."""
+
+    child: str
+    child_pid: int
+    signal: Literal["SIGTERM", "SIGKILL"]
+    reason: Literal["terminate", "kill", "parent_exit"]
+
+
+class ProcessExit(EventBase, frozen=True, tag="process_exit"):
+    """``actor`` saw process ``child`` end with ``exit_code`` (negative: killed by that
+    signal, e.g. -15 after SIGTERM). A killed process cannot say so itself."""
+
+    child: str
+    child_pid: int
+    exit_code: int
+
+
+class SharedMemoryOp(EventBase, frozen=True, tag="shm"):
+    """``actor`` did ``op`` on shared-memory segment ``segment`` (``size`` bytes; ``array``
+    describes the numpy view, e.g. ``uint8[1080, 1920, 3]``). The creator owns the segment
+    and unlinks it; others attach and close."""
+
+    op: Literal["create", "attach", "close", "unlink"]
+    segment: str
+    size: int
+    array: str = ""
 
 
 class Wait(EventBase, frozen=True, tag="wait"):
@@ -130,6 +176,10 @@ Event = (
     RunLifecycle
     | ActorStart
     | ActorEnd
+    | ProcessSpawn
+    | ProcessStop
+    | ProcessExit
+    | SharedMemoryOp
     | Wait
     | Acquired
     | GaveUp

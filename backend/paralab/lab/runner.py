@@ -14,13 +14,16 @@ import os
 import signal
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import msgspec
 
+from paralab.lab.bootstrap import RUN_ID_ENV
 from paralab.lab.emitter import MAX_LINE, FrameReader
 from paralab.lab.events import Event, Output, RunLifecycle, RunStatus, msgpack_decoder
+from paralab.lab.shm import sweep
 
 EventSink = Callable[[Sequence[Event]], None]
 READ_SIZE = 1 << 16
@@ -56,10 +59,13 @@ async def run_child(
     grace_s: float = 2.0,
     cancel: CancelHandle | None = None,
     origin_ns: int | None = None,
+    run_id: str | None = None,
 ) -> Outcome:
-    """Run the scenario to its end (or limit, or cancel); every event goes to ``sink``."""
+    """Run the scenario to its end (or limit, or cancel); every event goes to ``sink``.
+    Every process of the run sees ``run_id`` (a fresh one by default) in ``RUN_ID_ENV``."""
     cancel = cancel or CancelHandle.create()
     origin_ns = time.monotonic_ns() if origin_ns is None else origin_ns
+    run_id = run_id or uuid.uuid4().hex[:12]
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -69,6 +75,7 @@ async def run_child(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
         limit=READ_SIZE,
+        env={**os.environ, RUN_ID_ENV: run_id},
     )
     cancel.pid = process.pid
     try:
@@ -81,6 +88,7 @@ async def run_child(
         _kill_group(process.pid, signal.SIGKILL)
         if process.returncode is None:
             await asyncio.shield(process.wait())
+        sweep(run_id)  # what a killed process of the run could not unlink
 
 
 async def _supervise(

@@ -11,6 +11,8 @@ import msgspec
 
 from paralab.errors import InvalidInput
 from paralab.lab import traced
+from paralab.lab.events import StartMethod
+from paralab.lab.traced import processes
 
 Seed = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1, description="random seed")]
 TimeScale = Annotated[
@@ -26,6 +28,18 @@ class Params(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     time_scale: TimeScale = 1.0
 
 
+class ProcessParams(Params, frozen=True, kw_only=True):
+    """Scenarios that start processes choose how they are started."""
+
+    start_method: Annotated[
+        StartMethod,
+        msgspec.Meta(
+            description="how processes start: fork (a copy of the parent, fast), spawn (a "
+            "fresh interpreter, slow), forkserver (forked from a clean server process)"
+        ),
+    ] = processes.DEFAULT_START_METHOD
+
+
 class Lab:
     """The toolbox a scenario function receives: traced primitives, scaled sleep, a seeded rng."""
 
@@ -38,9 +52,15 @@ class Lab:
     Event = traced.Event
     Queue = traced.Queue
 
+    mp = processes
+    """The process primitives (``lab.mp.Process``, ``lab.mp.Queue()``, ``lab.mp.Pool(4)``...),
+    bound to the scenario's start method."""
+
     def __init__(self, params: Params) -> None:
         self.rng = random.Random(params.seed)
         self.time_scale = params.time_scale
+        if isinstance(params, ProcessParams):
+            processes.use_start_method(params.start_method)
 
     def sleep(self, seconds: float) -> None:
         """Sleep ``seconds`` of scenario time (real time = seconds * time_scale)."""

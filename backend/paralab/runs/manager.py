@@ -135,6 +135,7 @@ class RunManager:
                         grace_s=self.settings.cancel_grace_s,
                         cancel=live.cancel,
                         origin_ns=live.origin_ns,
+                        run_id=run.id,
                     )
                 finally:
                     self._slots.release()

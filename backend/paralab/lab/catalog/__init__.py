@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paralab.errors import UnknownScenario
-from paralab.lab.catalog import calibration, pitfalls, threads
+from paralab.lab.catalog import calibration, pitfalls, processes, threads
 from paralab.lab.scenario import Scenario
 
 PARTS = {
@@ -18,6 +18,7 @@ SCENARIOS: dict[str, Scenario] = {
     scenario.id: scenario
     for scenario in [
         *threads.SCENARIOS,
+        *processes.SCENARIOS,
         *pitfalls.SCENARIOS,
         *calibration.SCENARIOS,
     ]

@@ -21,9 +21,21 @@ def install(emitter: Emitter | None) -> None:
     _emitter = emitter
 
 
-def emit(event_type: type[LabEvent], /, actor: str | None = None, **fields: Any) -> None:
+def current_emitter() -> Emitter | None:
+    return _emitter
+
+
+def emit(
+    event_type: type[LabEvent], /, actor: str | None = None, at_ns: int | None = None, **fields: Any
+) -> None:
+    """Emit from the calling thread (``actor`` overrides its name; ``at_ns`` the time)."""
     if _emitter is not None:
-        _emitter.emit(event_type, actor=actor, **fields)
+        _emitter.emit(event_type, actor=actor, at_ns=at_ns, **fields)
+
+
+def now_ns() -> int:
+    """The run's clock (0 when no emitter is installed)."""
+    return _emitter.now() if _emitter is not None else 0
 
 
 def name_counter(prefix: str) -> Callable[[], str]:
