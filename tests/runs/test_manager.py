@@ -13,7 +13,8 @@ from paralab.settings import Settings
 
 async def test_shutdown_cancels_running_and_queued_runs_and_says_why(tmp_path: Path) -> None:
     store = RunStore(tmp_path / "runs.sqlite3")
-    runs = RunManager(store, MemoryFanout(), Settings().replace(max_concurrent_runs=1).lab)
+    settings = Settings().replace(max_concurrent_runs=1).lab
+    runs = RunManager(store, MemoryFanout(), settings, tmp_path / "artifacts")
     try:
         running = runs.submit("X1.1", {"detect": False})  # deadlocks: runs until stopped
         queued = runs.submit("T1.1", {})

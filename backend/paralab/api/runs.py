@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import mimetypes
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, MediaType, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
-from litestar.response import Stream
+from litestar.response import File, Stream
 
 from paralab.api.errors import error_responses
 from paralab.lab.events import MAX_SEQ, RunStatus
@@ -60,6 +61,16 @@ class RunController(Controller):
     ) -> EventPage:
         """Stored events of a run from ``from_seq`` on (the same JSON the WebSocket sends)."""
         return runs.event_page(run_id, from_seq, limit)
+
+    @get("/{run_id:str}/artifacts/{name:str}", responses=error_responses(404))
+    async def get_artifact(
+        self, run_id: FromPath[str], name: FromPath[str], runs: NamedDependency[RunService]
+    ) -> File:
+        """A file the run saved (e.g. a lab's filtered images); listed by its ``artifact``
+        events."""
+        path = runs.artifact(run_id, name)
+        media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return File(path=path, media_type=media_type, content_disposition_type="inline")
 
     @get("/{run_id:str}/trace", responses=error_responses(404), media_type=MediaType.JSON)
     async def get_trace(self, run_id: FromPath[str], runs: NamedDependency[RunService]) -> Stream:

@@ -13,19 +13,25 @@ from __future__ import annotations
 
 import atexit
 import os
+import re
 import signal
 import sys
+import tempfile
 import threading
 from multiprocessing import reduction
+from pathlib import Path
 from typing import Any
 
 from paralab.lab import traced
 from paralab.lab.emitter import Emitter
-from paralab.lab.events import Output
+from paralab.lab.events import Artifact, Output
 from paralab.lab.traced.emit import current_emitter
 
 RUN_ID_ENV = "PARALAB_RUN_ID"
 """Every process of a run finds the run's id here (shared-memory names carry it)."""
+ARTIFACTS_ENV = "PARALAB_ARTIFACTS_DIR"
+"""Where the run keeps the files it makes (pictures, tables)."""
+ARTIFACT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 def current_run_id() -> str:
@@ -52,6 +58,18 @@ class _PrintToEvents:
         rest = self._partial.pop(threading.get_ident(), "")
         if rest:
             traced.emit(Output, line=rest)
+
+
+def save_artifact(name: str, data: bytes, media_type: str, description: str = "") -> Path:
+    """Keep a file with the run and say so with an ``artifact`` event."""
+    if not ARTIFACT_NAME.fullmatch(name):
+        raise ValueError(f"artifact names are letters, digits, '.', '_', '-': {name!r}")
+    folder = Path(os.environ.get(ARTIFACTS_ENV) or tempfile.gettempdir())
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    traced.emit(Artifact, name=name, media_type=media_type, size=len(data), description=description)
+    return path
 
 
 def start_emitting(origin_ns: int) -> Emitter:

@@ -161,9 +161,22 @@ class Output(EventBase, frozen=True, tag="output"):
 
 
 class Metric(EventBase, frozen=True, tag="metric"):
+    """A measurement. ``labels`` say which point of a curve it is, e.g.
+    ``{"mode": "processes", "workers": "4"}`` for one point of a lab's sweep."""
+
     name: str
     value: float
     unit: str = ""
+    labels: dict[str, str] = {}
+
+
+class Artifact(EventBase, frozen=True, tag="artifact"):
+    """The run saved a file (a picture, a table): ``GET /api/runs/{id}/artifacts/{name}``."""
+
+    name: str
+    media_type: str
+    size: int
+    description: str = ""
 
 
 class Progress(EventBase, frozen=True, tag="progress"):
@@ -190,6 +203,7 @@ Event = (
     | TaskEnd
     | Output
     | Metric
+    | Artifact
     | Progress
 )
 

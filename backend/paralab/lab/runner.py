@@ -17,10 +17,11 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 
-from paralab.lab.bootstrap import RUN_ID_ENV
+from paralab.lab.bootstrap import ARTIFACTS_ENV, RUN_ID_ENV
 from paralab.lab.emitter import MAX_LINE, FrameReader
 from paralab.lab.events import Event, Output, RunLifecycle, RunStatus, msgpack_decoder
 from paralab.lab.shm import sweep
@@ -60,9 +61,11 @@ async def run_child(
     cancel: CancelHandle | None = None,
     origin_ns: int | None = None,
     run_id: str | None = None,
+    artifacts_dir: Path | None = None,
 ) -> Outcome:
     """Run the scenario to its end (or limit, or cancel); every event goes to ``sink``.
-    Every process of the run sees ``run_id`` (a fresh one by default) in ``RUN_ID_ENV``."""
+    Every process of the run sees ``run_id`` (a fresh one by default) in ``RUN_ID_ENV``
+    and where to keep its files (``artifacts_dir``, default a temporary folder)."""
     cancel = cancel or CancelHandle.create()
     origin_ns = time.monotonic_ns() if origin_ns is None else origin_ns
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -75,7 +78,7 @@ async def run_child(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
         limit=READ_SIZE,
-        env={**os.environ, RUN_ID_ENV: run_id},
+        env={**os.environ, RUN_ID_ENV: run_id, ARTIFACTS_ENV: str(artifacts_dir or "")},
     )
     cancel.pid = process.pid
     try:

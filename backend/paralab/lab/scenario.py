@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import msgspec
 
 from paralab.errors import InvalidInput
-from paralab.lab import traced
+from paralab.lab import bootstrap, traced
 from paralab.lab.events import StartMethod
 from paralab.lab.traced import processes
 
@@ -51,6 +51,7 @@ class Lab:
     Barrier = traced.Barrier
     Event = traced.Event
     Queue = traced.Queue
+    ThreadPoolExecutor = traced.ThreadPoolExecutor
 
     mp = processes
     """The process primitives (``lab.mp.Process``, ``lab.mp.Queue()``, ``lab.mp.Pool(4)``...),
@@ -71,8 +72,14 @@ class Lab:
         traced.print_lines(*values, sep=sep)
 
     @staticmethod
-    def metric(name: str, value: float, unit: str = "") -> None:
-        traced.metric(name, value, unit)
+    def metric(name: str, value: float, unit: str = "", **labels: object) -> None:
+        """Report a measurement; ``labels`` place it on a curve (``mode=..., workers=4``)."""
+        traced.metric(name, value, unit, **labels)
+
+    @staticmethod
+    def save_artifact(name: str, data: bytes, media_type: str, description: str = "") -> None:
+        """Keep a file with the run (served at ``/api/runs/{id}/artifacts/{name}``)."""
+        bootstrap.save_artifact(name, data, media_type, description)
 
     @staticmethod
     def progress(done: int, total: int, label: str = "") -> None:

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -48,10 +49,14 @@ class LiveRun:
 class RunManager:
     """Owns the runs that have not finished: their tasks, slots and cancel handles."""
 
-    def __init__(self, store: RunStore, fanout: Fanout, settings: LabSettings) -> None:
+    def __init__(
+        self, store: RunStore, fanout: Fanout, settings: LabSettings, artifacts: Path
+    ) -> None:
         self.store = store
         self.fanout = fanout
         self.settings = settings
+        self.artifacts = artifacts
+        """Each run keeps its files in ``artifacts/<run id>/``."""
         self._live: dict[str, LiveRun] = {}
         self._slots = asyncio.Semaphore(settings.max_concurrent_runs)
         self._interrupt_unfinished()
@@ -136,6 +141,7 @@ class RunManager:
                         cancel=live.cancel,
                         origin_ns=live.origin_ns,
                         run_id=run.id,
+                        artifacts_dir=self.artifacts / run.id,
                     )
                 finally:
                     self._slots.release()

@@ -41,6 +41,8 @@ class MetricValue(msgspec.Struct, frozen=True):
     unit: str
     actor: str
     t_ns: int
+    labels: dict[str, str] = {}
+    """Which point of a curve the value is (e.g. ``mode``, ``workers``)."""
 
 
 class RunDetail(Run, kw_only=True):

@@ -7,11 +7,14 @@ import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, Generator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from paralab.errors import NotFound
 from paralab.health import CheckResult
+from paralab.lab.bootstrap import ARTIFACT_NAME
 from paralab.lab.events import RunStatus, json_decoder
 from paralab.runs.fanout import Batch, Fanout, make_fanout
 from paralab.runs.manager import RunManager
@@ -37,7 +40,8 @@ class RunService:
         store = RunStore(settings.server.data_dir / "runs.sqlite3")
         try:
             fanout = make_fanout(settings.channels)
-            service = cls(store, fanout, RunManager(store, fanout, settings.lab))
+            artifacts = settings.server.data_dir / "artifacts"
+            service = cls(store, fanout, RunManager(store, fanout, settings.lab, artifacts))
             try:
                 yield service
             finally:
@@ -90,6 +94,14 @@ class RunService:
         events = [json_decoder.decode(e.body) for e in stored]
         next_seq = stored[-1].seq + 1 if stored else from_seq
         return EventPage(events=events, next_seq=next_seq, last_seq=run.last_seq, status=run.status)
+
+    def artifact(self, run_id: str, name: str) -> Path:
+        """The file ``name`` a run saved (``NotFound`` if it has none of that name)."""
+        self.get(run_id)
+        path = self.manager.artifacts / run_id / name
+        if not ARTIFACT_NAME.fullmatch(name) or not path.is_file():
+            raise NotFound(f"Run {run_id} has no artifact {name!r}.")
+        return path
 
     def trace(self, run_id: str) -> AsyncGenerator[bytes, None]:
         """The run's Chrome Trace JSON, chunk by chunk, built in a worker thread from the

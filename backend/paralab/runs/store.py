@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS metrics (
     name TEXT NOT NULL,
     value REAL NOT NULL,
     unit TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS output (
@@ -89,6 +90,13 @@ class RunStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """A store written by an older version gets the columns added since."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(metrics)")}
+        if "labels" not in columns:
+            self._db.execute("ALTER TABLE metrics ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'")
 
     def close(self) -> None:
         self._db.close()
@@ -168,9 +176,12 @@ class RunStore:
                 [(run_id, o.seq, o.t_ns, o.actor, o.stream, o.line) for o in outputs],
             )
             self._db.executemany(
-                "INSERT INTO metrics (run_id, seq, t_ns, actor, name, value, unit) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(run_id, m.seq, m.t_ns, m.actor, m.name, m.value, m.unit) for m in metrics],
+                "INSERT INTO metrics (run_id, seq, t_ns, actor, name, value, unit, labels) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (run_id, m.seq, m.t_ns, m.actor, m.name, m.value, m.unit, _labels(m))
+                    for m in metrics
+                ],
             )
 
     def events(
@@ -210,10 +221,14 @@ class RunStore:
 
     def metrics(self, run_id: str) -> list[MetricValue]:
         rows = self._db.execute(
-            "SELECT name, value, unit, actor, t_ns FROM metrics WHERE run_id=? ORDER BY seq",
+            "SELECT name, value, unit, actor, t_ns, labels FROM metrics WHERE run_id=? "
+            "ORDER BY seq",
             (run_id,),
         ).fetchall()
-        return [MetricValue(*row) for row in rows]
+        return [
+            MetricValue(name, value, unit, actor, t_ns, labels=msgspec.json.decode(labels))
+            for name, value, unit, actor, t_ns, labels in rows
+        ]
 
     def output(self, run_id: str, last: int = MAX_SEQ) -> list[OutputLine]:
         """The run's output lines in order; only the ``last`` ones if there are more."""
@@ -236,6 +251,10 @@ class RunStore:
             f"SELECT {RUN_COLUMNS} FROM runs WHERE status NOT IN ({marks})", tuple(FINAL_STATUSES)
         ).fetchall()
         return [_run_from_row(row) for row in rows]
+
+
+def _labels(metric: Metric) -> str:
+    return msgspec.json.encode(metric.labels).decode()
 
 
 def _filters(**equal: str | None) -> tuple[str, tuple[Any, ...]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from paralab.errors import UnknownScenario
-from paralab.lab.catalog import calibration, pitfalls, processes, threads
+from paralab.lab.catalog import calibration, labs, pitfalls, processes, threads
 from paralab.lab.scenario import Scenario
 
 PARTS = {
@@ -19,6 +19,7 @@ SCENARIOS: dict[str, Scenario] = {
     for scenario in [
         *threads.SCENARIOS,
         *processes.SCENARIOS,
+        *labs.SCENARIOS,
         *pitfalls.SCENARIOS,
         *calibration.SCENARIOS,
     ]

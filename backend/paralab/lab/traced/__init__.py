@@ -14,6 +14,7 @@ from paralab.lab.traced.threads import (
     RLock,
     Semaphore,
     Thread,
+    ThreadPoolExecutor,
 )
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "RLock",
     "Semaphore",
     "Thread",
+    "ThreadPoolExecutor",
     "emit",
     "install",
     "metric",

@@ -6,11 +6,24 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from paralab.lab.emitter import Emitter
-from paralab.lab.events import Acquired, GaveUp, Metric, Output, Primitive, Progress, Wait
+from paralab.lab.events import (
+    Acquired,
+    GaveUp,
+    Metric,
+    Output,
+    Primitive,
+    Progress,
+    TaskEnd,
+    TaskStart,
+    Wait,
+)
 from paralab.lab.events import Event as LabEvent
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _emitter: Emitter | None = None
 
@@ -70,9 +83,42 @@ def print_lines(*values: object, sep: str = " ") -> None:
         emit(Output, line=line)
 
 
-def metric(name: str, value: float, unit: str = "") -> None:
-    emit(Metric, name=name, value=float(value), unit=unit)
+def metric(name: str, value: float, unit: str = "", **labels: object) -> None:
+    emit(
+        Metric,
+        name=name,
+        value=float(value),
+        unit=unit,
+        labels={key: str(label) for key, label in labels.items()},
+    )
 
 
 def progress(done: int, total: int, label: str = "") -> None:
     emit(Progress, done=done, total=total, label=label)
+
+
+class Task(Generic[T, R]):
+    """A pool's work item ``(index, item)``, shown as a task span in the lane of the thread
+    or process that ran it."""
+
+    def __init__(self, pool: str, fn: Callable[[T], R]) -> None:
+        self.pool = pool
+        self.fn = fn
+
+    def __call__(self, numbered: tuple[int, T]) -> R:
+        index, item = numbered
+        emit(TaskStart, pool=self.pool, task=index)
+        try:
+            return self.fn(item)
+        finally:
+            emit(TaskEnd, pool=self.pool, task=index)
+
+
+class Call(Generic[R]):
+    """``fn(*args, **kwargs)`` as a one-argument function, for ``Task``."""
+
+    def __init__(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self.fn, self.args, self.kwargs = fn, args, kwargs
+
+    def __call__(self, _: object) -> R:
+        return self.fn(*self.args, **self.kwargs)

@@ -34,12 +34,10 @@ from paralab.lab.events import (
     QueuePut,
     Released,
     StartMethod,
-    TaskEnd,
-    TaskStart,
     Wait,
 )
 from paralab.lab.traced import threads
-from paralab.lab.traced.emit import emit, gave_up, name_counter, now_ns
+from paralab.lab.traced.emit import Call, Task, emit, gave_up, name_counter, now_ns
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -330,22 +328,6 @@ class JoinableQueue(Queue[T]):
 # --- pools ------------------------------------------------------------------------------
 
 
-class _Task(Generic[T, R]):
-    """A work item run in a pool worker, shown as a task span in that worker's lane."""
-
-    def __init__(self, pool: str, fn: Callable[[T], R]) -> None:
-        self.pool = pool
-        self.fn = fn
-
-    def __call__(self, numbered: tuple[int, T]) -> R:
-        index, item = numbered
-        emit(TaskStart, pool=self.pool, task=index)
-        try:
-            return self.fn(item)
-        finally:
-            emit(TaskEnd, pool=self.pool, task=index)
-
-
 def _worker_started(link: bootstrap.EmitterLink | None, parent: str, method: str) -> None:
     """Pool worker initializer: join the run's stream and say so; report the end when
     multiprocessing finalises the worker."""
@@ -376,10 +358,10 @@ class Pool:
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], chunksize: int | None = None
     ) -> list[R]:
-        return self._pool.map(_Task(self.name, fn), enumerate(items), chunksize)
+        return self._pool.map(Task(self.name, fn), enumerate(items), chunksize)
 
     def imap(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        return self._pool.imap(_Task(self.name, fn), enumerate(items))
+        return self._pool.imap(Task(self.name, fn), enumerate(items))
 
     def close(self) -> None:
         self._pool.close()
@@ -421,13 +403,4 @@ class ProcessPoolExecutor(concurrent.futures.ProcessPoolExecutor):
         with self._tasks_lock:
             index = self._tasks
             self._tasks += 1
-        call = _Call(fn, args, kwargs)
-        return super().submit(_Task(self.name, call), (index, None))
-
-
-class _Call(Generic[R]):
-    def __init__(self, fn: Callable[..., R], args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self.fn, self.args, self.kwargs = fn, args, kwargs
-
-    def __call__(self, _: object) -> R:
-        return self.fn(*self.args, **self.kwargs)
+        return super().submit(Task(self.name, Call(fn, args, kwargs)), (index, None))

@@ -7,6 +7,7 @@ spans of one lock can never overlap on the timeline.
 
 from __future__ import annotations
 
+import concurrent.futures
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -23,15 +24,17 @@ from paralab.lab.events import (
     Released,
     Wait,
 )
-from paralab.lab.traced.emit import emit, gave_up, name_counter
+from paralab.lab.traced.emit import Call, Task, emit, gave_up, name_counter
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 _lock_name = name_counter("lock")
 _sem_name = name_counter("semaphore")
 _barrier_name = name_counter("barrier")
 _queue_name = name_counter("queue")
 _event_name = name_counter("event")
+_pool_name = name_counter("threadpool")
 
 
 class Thread(threading.Thread):
@@ -277,3 +280,22 @@ class Queue(queue.Queue[T], Generic[T]):
         item: T = super()._get()
         emit(QueueGet, queue=self.name, item=repr(item), size=len(self.queue))
         return item
+
+
+class ThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
+    """``concurrent.futures.ThreadPoolExecutor`` whose work items are task spans in the
+    thread that ran them."""
+
+    def __init__(self, max_workers: int | None = None, name: str | None = None) -> None:
+        self.name = name or _pool_name()
+        super().__init__(max_workers, thread_name_prefix=self.name)
+        self._tasks = 0
+        self._tasks_lock = threading.Lock()
+
+    def submit(
+        self, fn: Callable[..., R], /, *args: Any, **kwargs: Any
+    ) -> concurrent.futures.Future[R]:
+        with self._tasks_lock:
+            index = self._tasks
+            self._tasks += 1
+        return super().submit(Task(self.name, Call(fn, args, kwargs)), (index, None))

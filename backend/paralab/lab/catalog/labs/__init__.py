@@ -1,0 +1,8 @@
+"""Part L of the catalog: data-parallel labs L1-L4 (SCENARIOS.md, Part 3)."""
+
+from __future__ import annotations
+
+from paralab.lab.catalog.labs import primes
+from paralab.lab.scenario import Scenario
+
+SCENARIOS: list[Scenario] = [*primes.SCENARIOS]
