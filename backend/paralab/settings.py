@@ -47,6 +47,10 @@ class LabSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Wall-time limit of one scenario run."""
     cancel_grace_s: Annotated[float, msgspec.Meta(ge=0, le=600)] = 2.0
     """Time between SIGTERM and SIGKILL when a run is cancelled or times out."""
+    max_array_mib: Annotated[int, msgspec.Meta(ge=1, le=65_536)] = 1024
+    """Largest array a lab may make (``array_mib``, MiB); larger runs are refused (422)."""
+    lab_images_dir: str = ""
+    """A folder of images for the preprocessing lab (empty: the sample photos)."""
 
 
 class InferenceSettings(msgspec.Struct, frozen=True, kw_only=True):

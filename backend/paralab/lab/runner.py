@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,10 +62,12 @@ async def run_child(
     origin_ns: int | None = None,
     run_id: str | None = None,
     artifacts_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Run the scenario to its end (or limit, or cancel); every event goes to ``sink``.
     Every process of the run sees ``run_id`` (a fresh one by default) in ``RUN_ID_ENV``
-    and where to keep its files (``artifacts_dir``, default a temporary folder)."""
+    and where to keep its files (``artifacts_dir``, default a temporary folder); ``env``
+    adds variables (limits the labs read)."""
     cancel = cancel or CancelHandle.create()
     origin_ns = time.monotonic_ns() if origin_ns is None else origin_ns
     run_id = run_id or uuid.uuid4().hex[:12]
@@ -78,7 +80,12 @@ async def run_child(
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,
         limit=READ_SIZE,
-        env={**os.environ, RUN_ID_ENV: run_id, ARTIFACTS_ENV: str(artifacts_dir or "")},
+        env={
+            **os.environ,
+            **(env or {}),
+            RUN_ID_ENV: run_id,
+            ARTIFACTS_ENV: str(artifacts_dir or ""),
+        },
     )
     cancel.pid = process.pid
     try:

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from paralab.errors import Conflict, NotFound, TooManyRequests
+from paralab.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from paralab.lab.catalog import find
 from paralab.lab.events import (
     Event,
@@ -66,6 +66,12 @@ class RunManager:
     def submit(self, scenario_id: str, params: dict[str, Any]) -> Run:
         """Validate and queue a run; raises UnknownScenario, InvalidInput or TooManyRequests."""
         validated = find(scenario_id).validate(params)
+        array_mib = getattr(validated, "array_mib", 0)
+        if array_mib > self.settings.max_array_mib:
+            raise InvalidInput(
+                f"array_mib={array_mib} is above this server's limit of "
+                f"{self.settings.max_array_mib} MiB (PARALAB_MAX_ARRAY_MIB)."
+            )
         capacity = self.settings.max_concurrent_runs + self.settings.run_queue_size
         if len(self._live) >= capacity:
             raise TooManyRequests(
@@ -142,6 +148,7 @@ class RunManager:
                         origin_ns=live.origin_ns,
                         run_id=run.id,
                         artifacts_dir=self.artifacts / run.id,
+                        env=self._lab_env(),
                     )
                 finally:
                     self._slots.release()
@@ -158,6 +165,13 @@ class RunManager:
             finally:  # even if the store failed: free the slot, release the listeners
                 self._live.pop(run.id, None)
                 self.fanout.close(run.id)
+
+    def _lab_env(self) -> dict[str, str]:
+        """The settings a run's processes read themselves."""
+        env = {"PARALAB_MAX_ARRAY_MIB": str(self.settings.max_array_mib)}
+        if self.settings.lab_images_dir:
+            env["PARALAB_LAB_IMAGES_DIR"] = self.settings.lab_images_dir
+        return env
 
     async def _take_slot(self, live: LiveRun) -> bool:
         """Wait for a free slot; False if the run was cancelled while it waited."""
