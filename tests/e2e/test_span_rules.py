@@ -27,7 +27,8 @@ async (cases) => {
       for (const s of lane.spans) {
         spans.push({ actor: lane.actor, pid: s.pid, tid: s.tid, kind: s.kind, start_ns: s.start,
           end_ns: s.end, primitive: s.primitive, obj: s.obj, value: s.value, gave_up: s.gaveUp,
-          pool: s.pool, task: s.task, exit_code: s.exitCode });
+          pool: s.pool, task: s.task, exit_code: s.exitCode, start_method: s.startMethod,
+          killed_by: s.killedBy });
       }
       for (const m of lane.marks) {
         instants.push({ actor: lane.actor, pid: m.event.pid, tid: m.event.tid, kind: m.kind,
@@ -97,3 +98,4 @@ def test_the_timeline_draws_and_describes_every_case(model_results: dict[str, An
     assert any(line.startswith("running · ") for line in described)
     assert any(line.startswith("holding lock door · ") for line in described)
     assert any("unfinished)" in line for line in described)
+    assert any(line.startswith("spawn start-up: 84.0 ms · ") for line in described)

@@ -27,6 +27,8 @@ SPAN_FIELDS = (
     "pool",
     "task",
     "exit_code",
+    "start_method",
+    "killed_by",
 )
 INSTANT_FIELDS = ("actor", "pid", "tid", "kind", "t_ns", "text")
 

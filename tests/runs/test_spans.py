@@ -12,7 +12,7 @@ import pytest
 
 from paralab.lab.events import Event
 from paralab.runs.records import Run
-from paralab.runs.spans import Instant, Record, Span, SpanBuilder
+from paralab.runs.spans import Instant, InstantKind, Record, Span, SpanBuilder, SpanKind
 from paralab.runs.trace import chrome_trace_chunks
 from tests.golden.span_rules import (
     INSTANT_FIELDS,
@@ -115,8 +115,12 @@ def test_the_golden_cases_are_well_formed_and_cover_every_kind() -> None:
     event_types = {e["type"] for case in CASES for e in case["events"]}
     assert event_types == {cls.__struct_config__.tag for cls in get_args(Event)}
     span_kinds = {s["kind"] for case in CASES for s in case["spans"]}
-    assert span_kinds == {"running", "blocked", "sleeping", "holding", "task"}
+    assert span_kinds == set(get_args(SpanKind))
     instant_kinds = {i["kind"] for case in CASES for i in case["instants"]}
-    assert instant_kinds == {"barrier", "signal", "queue", "output"}
+    assert instant_kinds == set(get_args(InstantKind))
     reasons = {s.get("gave_up") for case in CASES for s in case["spans"]} - {None}
     assert reasons == {"would_block", "timeout", "broken"}
+    killers = {s.get("killed_by") for case in CASES for s in case["spans"]} - {None}
+    assert killers == {"terminate", "kill", "parent_exit", "SIGKILL"}
+    methods = {s.get("start_method") for case in CASES for s in case["spans"]} - {None}
+    assert methods == {"fork", "spawn", "forkserver"}

@@ -14,6 +14,9 @@ from paralab.lab.events import (
     ActorEnd,
     ActorStart,
     GaveUp,
+    ProcessExit,
+    ProcessSpawn,
+    ProcessStop,
     Released,
     RunLifecycle,
     Wait,
@@ -149,3 +152,55 @@ def test_a_run_with_only_lifecycle_events_is_valid_json() -> None:
         trace = trace_document(run, events, page_size)["traceEvents"]
         assert [e["name"] for e in trace] == ["run queued", "run cancelled"]
     assert trace_document(run, [])["traceEvents"] == []
+
+
+def test_each_process_is_a_track_named_after_it_with_its_threads_inside() -> None:
+    main: dict[str, Any] = {"pid": 100, "tid": 100, "actor": "main"}
+    worker: dict[str, Any] = {"pid": 200, "tid": 200, "actor": "worker"}
+    events = [
+        ActorStart(t_ns=0, kind="main", **main),
+        # The fork child's own events arrive first: it is still sorted after its parent.
+        ActorStart(t_ns=2_000, kind="process", parent="MainProcess", start_method="fork", **worker),
+        ActorStart(t_ns=3_000, pid=200, tid=201, actor="Thread-1", kind="thread"),
+        ProcessSpawn(t_ns=1_000, child="worker", child_pid=200, start_method="fork", **main),
+        ProcessSpawn(t_ns=900, child="slow", child_pid=300, start_method="spawn", **main),
+        ProcessStop(
+            t_ns=5_000, child="slow", child_pid=300, signal="SIGTERM", reason="terminate", **main
+        ),
+        ProcessExit(t_ns=6_000, child="slow", child_pid=300, exit_code=-15, **main),
+        ProcessStop(
+            t_ns=7_000, child="worker", child_pid=200, signal="SIGKILL", reason="kill", **main
+        ),
+        ProcessExit(t_ns=8_000, child="worker", child_pid=200, exit_code=-9, **main),
+        ActorEnd(t_ns=9_000, kind="main", exit_code=0, **main),
+    ]
+    run = Run(
+        id="r", scenario_id="P1.1", params={}, status="succeeded", created_at=datetime.now(UTC)
+    )
+    trace = trace_document(run, events)["traceEvents"]
+    names = {e["pid"]: e["args"]["name"] for e in trace if e["name"] == "process_name"}
+    assert names == {100: "P1.1 pid 100", 200: "worker (pid 200)", 300: "slow (pid 300)"}
+    order = {e["pid"]: e["args"]["sort_index"] for e in trace if e["name"] == "process_sort_index"}
+    assert order == {100: 0, 300: 1, 200: 2}  # siblings in the order they were started
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in trace if e["name"] == "thread_name"}
+    assert threads == {
+        (100, 100): "main",
+        (200, 200): "worker",
+        (200, 201): "Thread-1",
+        (300, 300): "slow",
+    }
+    slices = {(e["tid"], e["name"]): e for e in trace if e["ph"] == "X"}
+    startup = slices[(200, "fork start-up")]
+    assert (startup["ts"], startup["dur"], startup["args"]) == (1.0, 1.0, {"start_method": "fork"})
+    assert slices[(300, "spawn start-up (killed: terminate)")]["args"] == {
+        "start_method": "spawn",
+        "exit_code": -15,
+        "killed_by": "terminate",
+    }
+    assert slices[(201, "Thread-1 (killed: kill)")]["args"] == {
+        "exit_code": -9,
+        "killed_by": "kill",
+    }
+    instants = {e["name"]: e for e in trace if e["ph"] == "i"}
+    assert instants["terminate slow"]["args"]["signal"] == "SIGTERM"
+    assert instants["worker killed by SIGKILL (-9)"]["tid"] == 100

@@ -149,15 +149,16 @@ def connect(link: EmitterLink | None, actor: str) -> None:
     signal.signal(signal.SIGTERM, lambda *_: _flush_and_die())
 
 
-def flush() -> None:
+def flush(timeout_s: float = 1.0) -> None:
     """Write what this process has buffered: a child process exits with ``os._exit``,
     which runs no ``atexit`` handler."""
     emitter = current_emitter()
     if emitter is not None:
-        emitter.flush(timeout_s=1.0)
+        emitter.flush(timeout_s=timeout_s)
 
 
 def _flush_and_die() -> None:
-    flush()
+    # Short: the signal may have interrupted this very thread inside the emitter's lock.
+    flush(timeout_s=0.1)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
