@@ -1,6 +1,7 @@
 // #/run/<id>: one run, live: status, timeline, output, metrics, error, trace export.
 import { api, ApiError, h, postJson } from "../api.js";
 import { OutputConsole } from "../components/console.js";
+import { LabResults } from "../components/lab-results.js";
 import { openInPerfetto } from "../components/perfetto.js";
 import {
   formatDateTime, formatSeconds, isFinal, runDuration, statusBadge, updateStatusBadge,
@@ -28,6 +29,7 @@ class RunView {
     this.status = run.status;
     this.timeline = new Timeline();
     this.console = new OutputConsole();
+    this.labResults = new LabResults(run.id);
     this.build(root);
     this.showRunDetails(run);
     if (isFinal(run.status)) this.timeline.finish();
@@ -44,6 +46,7 @@ class RunView {
   destroy() {
     this.stream.stop();
     this.timeline.destroy();
+    this.labResults.destroy();
   }
 
   // --- layout ---------------------------------------------------------------------
@@ -83,6 +86,7 @@ class RunView {
         this.message),
       this.errorCard,
       h("section", { class: "card" }, h("h2", {}, "Timeline"), this.timeline.element),
+      this.labResults.element,
       h("section", { class: "card" }, h("h2", {}, "Output"), this.console.element),
       this.metricsCard);
     this.updateCancel();
@@ -102,6 +106,7 @@ class RunView {
   receive(events) {
     this.timeline.addEvents(events);
     this.console.append(events.filter((event) => event.type === "output"));
+    this.labResults.addEvents(events);
     for (const event of events) {
       if (event.type === "run") this.lifecycle(event);
       else if (event.type === "metric") this.addMetric(event);
