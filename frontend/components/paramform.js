@@ -102,6 +102,13 @@ function inputFor(name, property, initial) {
       inputmode: property.type === "integer" ? "numeric" : "decimal",
     });
   }
+  if (property.type === "array") {
+    // A list of numbers, typed as "1, 4, 16".
+    return h("input", {
+      type: "text", name, value: Array.isArray(initial) ? initial.join(", ") : "",
+      placeholder: "e.g. 1, 4, 16", inputmode: "decimal",
+    });
+  }
   return h("input", { type: "text", name, value: initial ?? "" });
 }
 
@@ -109,6 +116,12 @@ function readValue(input, property) {
   if (property.type === "boolean") return input.checked;
   if (input.value.trim() === "") return undefined; // the server fills in the default
   if (property.type === "integer" || property.type === "number") return Number(input.value);
+  if (property.type === "array") {
+    return input.value.split(/[\s,;]+/).filter(Boolean).map((part) => {
+      const number = Number(part);
+      return Number.isNaN(number) ? part : number; // the server explains what is wrong
+    });
+  }
   return input.value;
 }
 
