@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import atexit
 import concurrent.futures
+import itertools
 import multiprocessing
 import multiprocessing.pool
 import multiprocessing.process
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, cast
 
-from paralab.lab import bootstrap
+from paralab.lab import bootstrap, shm
 from paralab.lab.events import (
     Acquired,
     ActorEnd,
@@ -46,6 +48,10 @@ DEFAULT_START_METHOD = cast(StartMethod, multiprocessing.get_start_method())
 _start_method: StartMethod = DEFAULT_START_METHOD
 _queue_name = name_counter("queue")
 _pool_name = name_counter("pool")
+
+
+if bootstrap.RUN_ID_ENV in os.environ:  # every process of a run imports this module
+    shm.name_semaphores(bootstrap.current_run_id())
 
 
 def use_start_method(method: StartMethod) -> None:
@@ -394,13 +400,10 @@ class ProcessPoolExecutor(concurrent.futures.ProcessPoolExecutor):
             initializer=_worker_started,
             initargs=(bootstrap.current_link(), _current_name(), method),
         )
-        self._tasks = 0
-        self._tasks_lock = threading.Lock()
+        self._task_numbers = itertools.count()  # next() on a count is atomic under the GIL
 
     def submit(
         self, fn: Callable[..., R], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[R]:
-        with self._tasks_lock:
-            index = self._tasks
-            self._tasks += 1
-        return super().submit(Task(self.name, Call(fn, args, kwargs)), (index, None))
+        numbered = (next(self._task_numbers), None)
+        return super().submit(Task(self.name, Call(fn, args, kwargs)), numbered)

@@ -8,6 +8,7 @@ spans of one lock can never overlap on the timeline.
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import queue
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -289,13 +290,10 @@ class ThreadPoolExecutor(concurrent.futures.ThreadPoolExecutor):
     def __init__(self, max_workers: int | None = None, name: str | None = None) -> None:
         self.name = name or _pool_name()
         super().__init__(max_workers, thread_name_prefix=self.name)
-        self._tasks = 0
-        self._tasks_lock = threading.Lock()
+        self._task_numbers = itertools.count()  # next() on a count is atomic under the GIL
 
     def submit(
         self, fn: Callable[..., R], /, *args: Any, **kwargs: Any
     ) -> concurrent.futures.Future[R]:
-        with self._tasks_lock:
-            index = self._tasks
-            self._tasks += 1
-        return super().submit(Task(self.name, Call(fn, args, kwargs)), (index, None))
+        numbered = (next(self._task_numbers), None)
+        return super().submit(Task(self.name, Call(fn, args, kwargs)), numbered)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated
 
 import msgspec
@@ -30,30 +31,35 @@ def spawned(p: SpawnParams, lab: Lab) -> list[Process]:
     return [lab.mp.Process(target=my_func, args=(i,), name=f"P{i}") for i in range(p.processes)]
 
 
-def p1_sequential(p: SpawnParams, lab: Lab) -> None:
-    for process in spawned(p, lab):
+def in_turn(processes: Sequence[Process]) -> None:
+    for process in processes:
         process.start()
         process.join()
+
+
+def together(processes: Sequence[Process]) -> None:
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+
+
+def half_in_turn_then_together(processes: Sequence[Process]) -> None:
+    half = len(processes) // 2
+    in_turn(processes[:half])
+    together(processes[half:])
+
+
+def p1_sequential(p: SpawnParams, lab: Lab) -> None:
+    in_turn(spawned(p, lab))
 
 
 def p1_parallel(p: SpawnParams, lab: Lab) -> None:
-    processes = spawned(p, lab)
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
+    together(spawned(p, lab))
 
 
 def p1_half_and_half(p: SpawnParams, lab: Lab) -> None:
-    processes = spawned(p, lab)
-    half = len(processes) // 2
-    for process in processes[:half]:
-        process.start()
-        process.join()
-    for process in processes[half:]:
-        process.start()
-    for process in processes[half:]:
-        process.join()
+    half_in_turn_then_together(spawned(p, lab))
 
 
 # P2: naming a process ------------------------------------------------------------------
@@ -81,25 +87,15 @@ def named_pair(p: NamingParams, lab: Lab, pause: float) -> list[Process]:
 
 
 def p2_in_parallel(p: NamingParams, lab: Lab) -> None:
-    pair = named_pair(p, lab, p.pause)
-    for process in pair:
-        process.start()
-    for process in pair:
-        process.join()
+    together(named_pair(p, lab, p.pause))
 
 
 def p2_one_after_another(p: NamingParams, lab: Lab) -> None:
-    for process in named_pair(p, lab, p.pause):
-        process.start()
-        process.join()
+    in_turn(named_pair(p, lab, p.pause))
 
 
 def p2_no_sleep(p: NamingParams, lab: Lab) -> None:
-    pair = named_pair(p, lab, pause=0)
-    for process in pair:
-        process.start()
-    for process in pair:
-        process.join()
+    together(named_pair(p, lab, pause=0))
 
 
 # P3: background (daemon) processes -----------------------------------------------------
@@ -225,29 +221,15 @@ def my_processes(p: SubclassParams, lab: Lab) -> list[MyProcess]:
 
 
 def p5_sequential(p: SubclassParams, lab: Lab) -> None:
-    for process in my_processes(p, lab):
-        process.start()
-        process.join()
+    in_turn(my_processes(p, lab))
 
 
 def p5_parallel(p: SubclassParams, lab: Lab) -> None:
-    processes = my_processes(p, lab)
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
+    together(my_processes(p, lab))
 
 
 def p5_half_and_half(p: SubclassParams, lab: Lab) -> None:
-    processes = my_processes(p, lab)
-    half = len(processes) // 2
-    for process in processes[:half]:
-        process.start()
-        process.join()
-    for process in processes[half:]:
-        process.start()
-    for process in processes[half:]:
-        process.join()
+    half_in_turn_then_together(my_processes(p, lab))
 
 
 P1 = "Spawning a process"
