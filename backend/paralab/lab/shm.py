@@ -19,6 +19,11 @@ the owner dies without doing so); attachers map ``/dev/shm/<name>`` themselves a
 never registered, whatever started them. Linux only, as is ``/dev/shm``.
 
 Every create/attach/close/unlink is a ``SharedMemoryOp`` event of the calling actor.
+
+Under spawn and forkserver, multiprocessing's locks, semaphores and queues are named POSIX
+semaphores, files in ``/dev/shm`` too, until their creator unlinks them (or its resource
+tracker does, but a run's process group is killed with its tracker in it). Every process
+of a run names them after the run (``name_semaphores``), so ``sweep`` removes those too.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import contextlib
 import itertools
 import math
 import mmap
+import multiprocessing
 import os
 import re
 from collections.abc import Sequence
@@ -183,11 +189,18 @@ def prefix(run_id: str) -> str:
     return f"paralab-{_clean(run_id, 64, 'local')}-"
 
 
+def name_semaphores(run_id: str) -> None:
+    """Name the semaphores this process makes ``/dev/shm/sem.paralab-<run_id>-sem-...``
+    (multiprocessing: ``sem.mp-...``), and those of the processes it forks."""
+    multiprocessing.current_process()._config["semprefix"] = f"/{prefix(run_id)}sem"  # type: ignore[attr-defined]
+
+
 def sweep(run_id: str) -> list[str]:
-    """Remove every segment ``run_id`` left behind; returns their names."""
+    """Remove every segment and named semaphore ``run_id`` left behind; returns their
+    names."""
     start = prefix(run_id)
     try:
-        names = sorted(n for n in os.listdir(SHM_DIR) if n.startswith(start))
+        names = sorted(n for n in os.listdir(SHM_DIR) if n.startswith((start, f"sem.{start}")))
     except FileNotFoundError:
         return []
     removed = []
