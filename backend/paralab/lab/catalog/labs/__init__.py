@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from paralab.lab.catalog.labs import primes
+from paralab.lab.catalog.labs import handover, images, preprocess, primes
 from paralab.lab.scenario import Scenario
 
 SCENARIOS: list[Scenario] = [*primes.SCENARIOS]
+SCENARIOS += handover.SCENARIOS
+SCENARIOS += images.SCENARIOS
+SCENARIOS += preprocess.SCENARIOS

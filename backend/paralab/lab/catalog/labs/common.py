@@ -22,6 +22,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
+from paralab.errors import InvalidInput
 from paralab.lab.scenario import Lab, ProcessParams
 
 Mode = Literal["sequential", "threads", "processes"]
@@ -29,6 +30,9 @@ R = TypeVar("R")
 P = TypeVar("P", bound="LabParams")
 
 Workers = Annotated[int, msgspec.Meta(ge=1, le=16, description="threads or processes")]
+MIB = 1 << 20
+ARRAY_LIMIT_ENV = "PARALAB_MAX_ARRAY_MIB"
+DEFAULT_ARRAY_LIMIT_MIB = 1024
 
 
 class LabParams(ProcessParams, frozen=True, kw_only=True):
@@ -137,3 +141,18 @@ def report_fit(points: Sequence[Point]) -> None:
 def split(items: Sequence[R], parts: int) -> list[list[R]]:
     """Deal items round-robin into ``parts`` lists (a balanced split of mixed work)."""
     return [list(items[i::parts]) for i in range(parts)]
+
+
+def check_array_size(nbytes: int, what: str) -> None:
+    """The machine's cap on a lab's arrays: the server passes its setting, the CLI reads
+    the same variable, so no way of starting a lab can exceed it."""
+    raw = os.environ.get(ARRAY_LIMIT_ENV) or str(DEFAULT_ARRAY_LIMIT_MIB)
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise InvalidInput(f"{ARRAY_LIMIT_ENV}={raw!r} is not a whole number of MiB.") from None
+    if nbytes > limit * MIB:
+        raise InvalidInput(
+            f"{what} needs a {nbytes / MIB:.0f} MiB array, above this machine's limit of "
+            f"{limit} MiB ({ARRAY_LIMIT_ENV}); ask for less or raise the limit."
+        )
