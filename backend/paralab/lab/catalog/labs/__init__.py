@@ -5,7 +5,9 @@ from __future__ import annotations
 from paralab.lab.catalog.labs import handover, images, preprocess, primes
 from paralab.lab.scenario import Scenario
 
-SCENARIOS: list[Scenario] = [*primes.SCENARIOS]
-SCENARIOS += handover.SCENARIOS
-SCENARIOS += images.SCENARIOS
-SCENARIOS += preprocess.SCENARIOS
+SCENARIOS: list[Scenario] = [
+    *primes.SCENARIOS,
+    *images.SCENARIOS,
+    *handover.SCENARIOS,
+    *preprocess.SCENARIOS,
+]

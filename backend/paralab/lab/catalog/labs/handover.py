@@ -233,7 +233,7 @@ def l3_handover(p: HandoverParams, lab: Lab) -> None:
 SCENARIOS = [
     Scenario(
         id="L3.1",
-        section_title="Data-parallel labs",
+        section_title="Shared memory against pickling",
         title="Shared memory against pickling",
         observe="Pickled, each worker waits while its slice's bytes go through the queue: "
         "the time grows with the size. Shared, only a handle travels and the worker attaches "

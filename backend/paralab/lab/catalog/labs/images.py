@@ -305,7 +305,7 @@ def l2_filters(p: FilterParams, lab: Lab) -> None:
 SCENARIOS = [
     Scenario(
         id="L2.1",
-        section_title="Data-parallel labs",
+        section_title="Image filters",
         title="Image filters: a Python loop against numpy",
         observe="The same pixels either way, but the loop pays the interpreter for every "
         "pixel: compare the ns a pixel and loop_vs_numpy (a hundred times or more). On the "
@@ -315,7 +315,7 @@ SCENARIOS = [
     ),
     Scenario(
         id="L2.2",
-        section_title="Data-parallel labs",
+        section_title="Image filters",
         title="Image filters: threads against processes",
         observe="Threads win: numpy lets go of the GIL inside its loops, and threads share "
         "this process's memory. Processes get handles, not pixels, but each must map the "

@@ -251,7 +251,7 @@ def l4_preprocess(p: PreprocessParams, lab: Lab) -> None:
 SCENARIOS = [
     Scenario(
         id="L4.1",
-        section_title="Data-parallel labs",
+        section_title="Parallel preprocessing",
         title="Parallel preprocessing into a shared batch",
         observe="Each task decodes its files and writes its rows of the one shared batch in "
         "place: compare images/s and the pool's speed-up over the sequential loop. Threads do "

@@ -57,7 +57,7 @@ def l1_primes(p: PrimesParams, lab: Lab) -> None:
 SCENARIOS = [
     Scenario(
         id="L1.1",
-        section_title="Data-parallel labs",
+        section_title="Primes",
         title="Primes: threads against processes",
         observe="Threads take as long as one thread (the GIL lets one run Python at a time); "
         "processes divide the time by the cores. Try mode=threads, then sweep=true.",
