@@ -10,7 +10,7 @@ off), and prints measured / goal / met for:
   L4  a process pool over a sequential loop, preprocessing a batch of images (>= 1.7x)
 
 Usage: python bench/labs.py [--workers N] [--handover-mib M] [--rounds R]
-(L1 and L4 alternate the two sides R times and keep each side's best time.)
+(L1 and L4 alternate the two sides R times (default 5) and keep each side's best time.)
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--handover-mib", type=int, default=256)
-    parser.add_argument("--rounds", type=int, default=3, help="L1/L4: best of N, alternated")
+    parser.add_argument("--rounds", type=int, default=5, help="L1/L4: best of N, alternated")
     args = parser.parse_args()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{os.cpu_count()} cores, load average {load} (other work skews the ratios)")
