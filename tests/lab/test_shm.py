@@ -15,18 +15,18 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from numpy.typing import DTypeLike
 
-from paralab.lab import shm, traced
+from paralab.lab import shm
 from paralab.lab.bootstrap import RUN_ID_ENV
-from paralab.lab.emitter import Emitter, FrameReader
-from paralab.lab.events import Event, SharedMemoryOp, msgpack_decoder
+from paralab.lab.events import Event, SharedMemoryOp
 from paralab.lab.runner import run_child
+from tests.lab.recording import Recorded, recording
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(shm.SHM_DIR), reason="needs /dev/shm")
 
@@ -359,34 +359,11 @@ def test_the_runner_sweeps_the_run_after_its_child_exits(
 
 # -- events ----------------------------------------------------------------------------
 
-Recorded = Callable[[], list[Event]]
-
 
 @pytest.fixture
 def recorded() -> Iterator[Recorded]:
-    """Install an emitter on a pipe; the returned function flushes and decodes it."""
-    read_fd, write_fd = os.pipe()
-    emitter = Emitter(write_fd, origin_ns=0)
-    traced.install(emitter)
-    os.set_blocking(read_fd, False)
-
-    def events() -> list[Event]:
-        emitter.flush()
-        data = b""
-        while True:
-            try:
-                chunk = os.read(read_fd, 65536)
-            except BlockingIOError:
-                break
-            data += chunk
-        return [msgpack_decoder.decode(frame) for frame in FrameReader().feed(data)]
-
-    try:
+    with recording() as events:
         yield events
-    finally:
-        traced.install(None)
-        os.close(read_fd)
-        os.close(write_fd)
 
 
 def test_every_operation_is_an_event_of_its_actor(recorded: Recorded) -> None:

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from paralab.lab import traced
-from paralab.lab.emitter import Emitter, FrameReader
 from paralab.lab.events import (
     Acquired,
     ActorStart,
-    Event,
     ProcessExit,
     ProcessSpawn,
     ProcessStop,
@@ -22,46 +19,21 @@ from paralab.lab.events import (
     QueuePut,
     Released,
     Wait,
-    msgpack_decoder,
 )
 from paralab.lab.traced import processes
-
-Recorded = Callable[[], list[Event]]
+from tests.lab.recording import Recorded, recording
 
 
 @pytest.fixture
 def recorded() -> Iterator[Recorded]:
-    """An emitter on a pipe, and processes started with spawn (a fresh interpreter that
+    """Events of this process and of children started with spawn (a fresh interpreter that
     must be handed the pipe: the case a fork would hide)."""
-    read_fd, write_fd = os.pipe()
-    emitter = Emitter(write_fd, origin_ns=time.monotonic_ns())
-    traced.install(emitter)
     processes.use_start_method("spawn")
-    reader = FrameReader()
-
-    def events() -> list[Event]:
-        emitter.flush()
-        os.set_blocking(read_fd, False)
-        data = b""
-        while True:
-            try:
-                chunk = os.read(read_fd, 1 << 16)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        return sorted(
-            (msgpack_decoder.decode(frame) for frame in reader.feed(data)), key=lambda e: e.t_ns
-        )
-
     try:
-        yield events
+        with recording() as events:
+            yield events
     finally:
-        traced.install(None)
         processes.use_start_method(processes.DEFAULT_START_METHOD)
-        os.close(read_fd)
-        os.close(write_fd)
 
 
 def sleep_long() -> None:

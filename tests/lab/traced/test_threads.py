@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -10,48 +9,20 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from paralab.lab import traced
-from paralab.lab.emitter import Emitter, FrameReader
 from paralab.lab.events import (
     Acquired,
-    Event,
     GaveUp,
     Output,
     Released,
     Wait,
-    msgpack_decoder,
 )
-
-Recorded = Callable[[], list[Event]]
+from tests.lab.recording import Recorded, recording
 
 
 @pytest.fixture
 def recorded() -> Iterator[Recorded]:
-    """Install an emitter on a pipe; the returned function flushes and decodes it."""
-    read_fd, write_fd = os.pipe()
-    emitter = Emitter(write_fd, origin_ns=0)
-    traced.install(emitter)
-    reader = FrameReader()
-
-    def events() -> list[Event]:
-        emitter.flush()
-        os.set_blocking(read_fd, False)
-        data = b""
-        while True:
-            try:
-                chunk = os.read(read_fd, 65536)
-            except BlockingIOError:
-                break
-            if not chunk:
-                break
-            data += chunk
-        return [msgpack_decoder.decode(frame) for frame in reader.feed(data)]
-
-    try:
+    with recording() as events:
         yield events
-    finally:
-        traced.install(None)
-        os.close(read_fd)
-        os.close(write_fd)
 
 
 def held_lock() -> traced.Lock:
