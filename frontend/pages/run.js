@@ -174,7 +174,7 @@ class RunView {
   addMetric(event) {
     this.metricsCard.hidden = false;
     this.metrics.append(h("tr", {},
-      h("td", {}, event.name),
+      h("td", {}, event.name, ...metricLabels(event.labels)),
       h("td", { class: "num" }, formatNumber(event.value)),
       h("td", {}, event.unit),
       h("td", {}, event.actor),
@@ -223,4 +223,12 @@ function notFound(runId, error) {
     h("h1", {}, missing ? "Run not found" : "Could not load the run"),
     h("p", { class: "error" }, missing ? `There is no run “${runId}”.` : error.message),
     h("p", {}, h("a", { href: "#/runs" }, "See all runs")));
+}
+
+// A labelled metric is one point of a curve: show which (mode=processes workers=2).
+function metricLabels(labels) {
+  const entries = Object.entries(labels || {});
+  if (!entries.length) return [];
+  return [" ", h("span", { class: "metric-labels" },
+    entries.map(([key, value]) => `${key}=${value}`).join(" "))];
 }
