@@ -22,7 +22,15 @@ from PIL import Image
 from paralab.lab import shm
 from paralab.lab.catalog import SCENARIOS
 from paralab.lab.catalog.labs import images, preprocess
-from paralab.lab.events import Artifact, Event, Metric, Output, SharedMemoryOp
+from paralab.lab.events import (
+    ActorStart,
+    Artifact,
+    Event,
+    Metric,
+    Output,
+    SharedMemoryOp,
+    TaskStart,
+)
 from paralab.lab.runner import run_child
 
 pytestmark = pytest.mark.skipif(not os.path.isdir(shm.SHM_DIR), reason="needs /dev/shm")
@@ -146,8 +154,11 @@ def test_the_loop_and_numpy_agree_on_a_sample_photo() -> None:
 # L2.1: loop against numpy ------------------------------------------------------------------
 
 
-def test_loop_against_numpy_reports_per_pixel_times_and_their_ratio(tmp_path: Path) -> None:
-    result = run("L2.1", tmp_path, width=320, crop=16)
+@pytest.mark.parametrize("params", MODES)
+def test_loop_against_numpy_reports_per_pixel_times_and_their_ratio(
+    tmp_path: Path, params: dict[str, Any]
+) -> None:
+    result = run("L2.1", tmp_path, width=320, crop=16, **params)
     lines = result.printed()
     assert "the loop and numpy give identical pixels on the crops" in lines
     assert lines[0].startswith(f"{len(photos())} photos at 320 px wide")
@@ -159,6 +170,24 @@ def test_loop_against_numpy_reports_per_pixel_times_and_their_ratio(tmp_path: Pa
     [vectorised] = result.metrics("numpy_ns_per_pixel")
     [ratio] = result.metrics("loop_vs_numpy")
     assert ratio.value == pytest.approx(loop.value / vectorised.value)
+    # The loop itself timed in the asked mode against its own sequential baseline.
+    mode = params["mode"]
+    points = {(m.labels["mode"], m.labels["workers"]) for m in result.metrics("wall_s")}
+    expected_points = {("sequential", "1")} | (
+        set() if mode == "sequential" else {(mode, str(params["workers"]))}
+    )
+    assert points == expected_points
+    parallel = result.metrics("parallel_loop_vs_numpy")
+    assert all(m.labels["mode"] == mode and m.value > 0 for m in parallel)
+    assert len(parallel) <= (0 if mode == "sequential" else 1)
+
+
+def test_loop_in_processes_runs_its_bands_in_the_worker_processes(tmp_path: Path) -> None:
+    result = run("L2.1", tmp_path, width=320, crop=16, mode="processes", workers=2)
+    starts = [e for e in result.events if isinstance(e, TaskStart)]
+    main_pid = next(e.pid for e in result.events if isinstance(e, ActorStart) and e.kind == "main")
+    assert len(starts) == len(photos()) * images.LOOP_BANDS
+    assert main_pid not in {e.pid for e in starts}
 
 
 # L2.2: threads against processes, pictures -------------------------------------------------

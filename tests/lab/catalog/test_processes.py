@@ -129,6 +129,13 @@ def test_pool_results_are_the_squares_with_a_task_span_per_item_in_a_worker(
 # P1, P2, P5: spawning, naming, subclassing ------------------------------------------------
 
 
+def lifetimes(events: list[Event]) -> list[tuple[int, int]]:
+    """Each child's life as the parent sees it, in start order: from start() until its
+    exit was collected (a process exists, running or a zombie, until its parent reaps it)."""
+    reaped = {e.child_pid: e.t_ns for e in events if isinstance(e, ProcessExit)}
+    return [(c.t_ns, reaped[c.child_pid]) for c in spawned(events)]
+
+
 @pytest.mark.parametrize("scenario_id", ["P1.1", "P5.1"])
 def test_in_turn_each_process_starts_after_the_previous_one_was_joined(scenario_id: str) -> None:
     events = run(scenario_id)
@@ -136,14 +143,20 @@ def test_in_turn_each_process_starts_after_the_previous_one_was_joined(scenario_
     assert len(children) >= 6
     for previous, following in itertools.pairwise(children):
         assert joined_at(events, previous.child) < following.t_ns
+    for (_, previous_end), (next_start, _) in itertools.pairwise(lifetimes(events)):
+        assert previous_end < next_start  # strictly sequential: no two lives overlap
 
 
 @pytest.mark.parametrize("scenario_id", ["P1.2", "P5.2"])
-def test_together_every_process_starts_before_the_first_join(scenario_id: str) -> None:
+def test_together_every_process_lives_at_the_same_time(scenario_id: str) -> None:
     events = run(scenario_id)
     children = spawned(events)
     first_join = min(joined_at(events, c.child) for c in children)
     assert all(c.t_ns < first_join for c in children)
+    lives = lifetimes(events)
+    assert len(lives) >= 6
+    # Overlapping: there is an instant (the last start) when every one of them exists.
+    assert max(start for start, _ in lives) < min(end for _, end in lives)
 
 
 @pytest.mark.parametrize("scenario_id", ["P1.3", "P5.3"])
