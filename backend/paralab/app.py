@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -13,6 +14,7 @@ from litestar.static_files import create_static_files_router
 
 from paralab import __version__
 from paralab.api.dependencies import Services
+from paralab.api.edge import Edge
 from paralab.api.errors import EXCEPTION_HANDLERS
 from paralab.api.health import HealthController
 from paralab.api.inference import ModelController
@@ -31,26 +33,55 @@ and serves a CIFAR-10 classifier and an Oxford-IIIT Pet segmenter from a process
 Every error has the `ErrorBody` shape."""
 
 
+VENDOR = "/vendor/swagger-ui"
+
+
+class SwaggerPage(SwaggerRenderPlugin):
+    """Swagger UI from our own files, started by a script file rather than an inline
+    one (the Content-Security-Policy allows no inline scripts or styles)."""
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>ParaLab API</title>
+  <link rel="icon" type="image/png" href="{VENDOR}/favicon-32x32.png">
+  <link rel="stylesheet" href="{VENDOR}/swagger-ui.css">
+  <script src="{VENDOR}/swagger-ui-bundle.js"></script>
+  <script src="{VENDOR}/swagger-ui-standalone-preset.js"></script>
+  <script src="/vendor/swagger-init.js"></script>
+</head>
+<body><div id="swagger-container"></div></body>
+</html>
+""".encode()
+
+
 def openapi_config() -> OpenAPIConfig:
-    vendor = "/vendor/swagger-ui"
     return OpenAPIConfig(
         title="ParaLab API",
         version=__version__,
         description=API_DESCRIPTION,
         path="/schema",
-        render_plugins=[
-            SwaggerRenderPlugin(
-                path="/",
-                js_url=f"{vendor}/swagger-ui-bundle.js",
-                css_url=f"{vendor}/swagger-ui.css",
-                standalone_preset_js_url=f"{vendor}/swagger-ui-standalone-preset.js",
-                favicon=f"<link rel='icon' type='image/png' href='{vendor}/favicon-32x32.png'>",
-            )
-        ],
+        render_plugins=[SwaggerPage(path="/")],
     )
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+class ParaLab(Litestar):
+    """Litestar behind the edge (``api/edge.py``), which sees every request first, even
+    those no route matches."""
+
+    edge: Edge
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, send)
+        else:
+            await self.edge(scope, receive, send, super().__call__)
+
+
+def create_app(settings: Settings | None = None) -> ParaLab:
     """Build the ParaLab app; services start and stop with the app's lifespan."""
     settings = settings or Settings.from_env()
     services = Services(readiness=Readiness())
@@ -73,7 +104,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         name="frontend",
         include_in_schema=False,
     )
-    return Litestar(
+    app = ParaLab(
         route_handlers=[
             HealthController,
             ScenarioController,
@@ -91,3 +122,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.server.max_body_bytes,
         debug=False,
     )
+    app.edge = Edge(settings.server)
+    return app

@@ -11,18 +11,13 @@ from paralab.settings import Settings
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from paralab.app import create_app
+    from paralab.server import serve
 
     settings = Settings.from_env()
     settings = settings.replace(
         host=args.host or settings.server.host, port=args.port or settings.server.port
     )
-    uvicorn.run(
-        create_app(settings), host=settings.server.host, port=settings.server.port, log_level="info"
-    )
-    return 0
+    return serve(settings)
 
 
 def _export_openapi(args: argparse.Namespace) -> int:

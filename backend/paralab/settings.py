@@ -34,6 +34,29 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True):
     """The static single-page app."""
     max_body_bytes: AtLeastOne = 8 * 1024 * 1024
     """Largest request body accepted (413 beyond)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the server answers to, comma-separated, besides the loopback names and
+    ``host`` (anything else gets 400: DNS rebinding)."""
+    allowed_origins: tuple[str, ...] = ()
+    """Origins (``https://example.org``) besides the server's own that may open a
+    WebSocket or send a state-changing request (anything else gets 403)."""
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 2048
+    """Connections and requests handled at once; beyond it uvicorn answers 503."""
+    header_timeout_s: Seconds = 10.0
+    """Time a client has to send a request's headers before its connection is closed."""
+    keep_alive_timeout_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
+    """Idle time after which a kept-alive HTTP connection is closed."""
+    shutdown_grace_s: Seconds = 10.0
+    """On SIGTERM, time given to requests in flight before they are cut off."""
+    ws_max_message_bytes: Annotated[int, msgspec.Meta(ge=64, le=1 << 20)] = 4096
+    """Largest WebSocket message a client may send (the connection closes 1009 beyond)."""
+    ws_messages_per_s: Annotated[float, msgspec.Meta(gt=0, le=10_000)] = 10.0
+    """Messages per second a WebSocket client may send on average (bursts of twice that);
+    faster, the connection closes 1008."""
+    ws_send_timeout_s: Seconds = 120.0
+    """A WebSocket client that takes no data for this long is taken for gone and closed."""
+    ws_ping_interval_s: Seconds = 20.0
+    """Keepalive pings to WebSocket clients (for proxies and NATs; never a reason to close)."""
 
 
 class LabSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,6 +100,11 @@ class InferenceSettings(msgspec.Struct, frozen=True, kw_only=True):
     answering): the pool is rebuilt, as when a worker dies."""
     max_image_pixels: AtLeastOne = 40_000_000
     """Decoded-image pixel limit (decompression-bomb guard)."""
+    max_batch_pixels: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 40_000_000
+    """Pixels decoded per micro-batch (from the images' headers); a larger image goes alone."""
+    large_image_pixels: Annotated[int, msgspec.Meta(ge=1, le=1_000_000_000)] = 4_000_000
+    """Images decoding to more pixels are batched apart, at most one such batch per worker
+    at a time, so small images never queue behind them."""
 
 
 class ClusterSettings(msgspec.Struct, frozen=True, kw_only=True):

@@ -54,6 +54,10 @@ export class RunStream {
       if (!fresh.length) return;
       this.lastSeq = fresh[fresh.length - 1].seq;
       this.handlers.onEvents?.(fresh);
+    } else if (message.type === "end" && message.going_away) {
+      // The server is stopping: the close that follows reconnects, with backoff, from
+      // the last event seen, once a server is back.
+      this.notify("reconnecting");
     } else if (message.type === "end") {
       this.ended = true;
       this.notify("ended");

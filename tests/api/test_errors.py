@@ -18,7 +18,7 @@ def test_http_errors_use_the_error_shape(
     response = client.request(method, path)
     assert response.status_code == status
     body = response.json()
-    assert set(body) == {"status_code", "error", "detail", "extra"}
+    assert set(body) == {"status_code", "error", "detail", "extra", "request_id"}
     assert body["status_code"] == status
     assert body["detail"]
 

@@ -88,7 +88,17 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
+    """A fresh page; the test fails if the server's Content-Security-Policy blocked
+    anything the page tried (the SPA and the docs must need no inline script or style)."""
     context = browser.new_context()
     page = context.new_page()
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert blocked == [], "the Content-Security-Policy blocked: " + "; ".join(blocked)

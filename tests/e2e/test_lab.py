@@ -158,7 +158,7 @@ def test_dropped_socket_reconnects_without_losing_or_repeating_events(
     page.route_web_socket(re.compile(r".*/ws/runs/.*"), drop_the_first_connection)
     run_id = start_run(page, server_url, "T4.1", threads=9, time_scale=0.1)
     page.wait_for_function(
-        f"{FINISHED}.includes(document.querySelector('#run-status')?.dataset.status)",
+        f"() => {FINISHED}.includes(document.querySelector('#run-status')?.dataset.status)",
         timeout=40_000,
     )
     expect(page.locator("#run-status")).to_have_text("succeeded")

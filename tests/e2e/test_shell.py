@@ -31,3 +31,29 @@ def test_page_requests_nothing_outside_the_server(page: Page, server_url: str) -
     page.wait_for_load_state("networkidle")
     expect(page.locator(".swagger-ui")).to_be_visible()
     assert foreign == []
+
+
+def test_the_api_docs_render_their_operations_under_the_security_policy(
+    page: Page, server_url: str
+) -> None:
+    response = page.goto(f"{server_url}/schema")
+    assert response is not None
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert "'unsafe-inline'" not in policy
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=30_000)
+    assert page.locator(".swagger-ui .opblock").count() > 10
+
+
+def test_every_spa_response_carries_the_security_headers(page: Page, server_url: str) -> None:
+    responses = []
+    page.on("response", lambda response: responses.append(response))
+    page.goto(f"{server_url}/#/lab")
+    page.wait_for_load_state("networkidle")
+    local = [r for r in responses if r.url.startswith(server_url)]
+    assert len(local) >= 5  # the page, its scripts, styles, the API calls
+    for response in local:
+        headers = response.headers
+        assert "frame-ancestors 'none'" in headers["content-security-policy"], response.url
+        assert headers["x-content-type-options"] == "nosniff", response.url
+        assert headers["referrer-policy"] == "no-referrer", response.url

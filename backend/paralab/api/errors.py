@@ -7,8 +7,12 @@ API routes ("see GET /api/scenarios"), which the services must not know about.
 
 from __future__ import annotations
 
+import logging
+import re
+from enum import Enum
 from http import HTTPStatus
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import msgspec
 from litestar import MediaType, Request, Response
@@ -16,7 +20,10 @@ from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from paralab.api.edge import request_id_of
 from paralab.errors import ParaLabError, UnknownModel, UnknownScenario
+
+log = logging.getLogger("paralab.api")
 
 
 class ErrorBody(msgspec.Struct, kw_only=True):
@@ -28,6 +35,9 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     detail: str
     """What went wrong, in words a person can act on."""
     extra: dict[str, Any] | list[Any] | None = None
+    request_id: str = ""
+    """The request's ``X-Request-ID``: quote it when reporting a problem; the server's
+    log names it beside the traceback of any internal error."""
 
 
 def _code_for(status_code: int) -> str:
@@ -41,9 +51,12 @@ MAX_DETAIL = 500
 """Error details quote what the client sent: never echo a huge id back in full."""
 
 
-def _respond(body: ErrorBody, headers: dict[str, str] | None = None) -> Response[ErrorBody]:
+def _respond(
+    request: Request[Any, Any, Any], body: ErrorBody, headers: dict[str, str] | None = None
+) -> Response[ErrorBody]:
     if len(body.detail) > MAX_DETAIL:
         body = msgspec.structs.replace(body, detail=body.detail[:MAX_DETAIL] + " …")
+    body = msgspec.structs.replace(body, request_id=request_id_of(request.scope))
     return Response(
         content=body, status_code=body.status_code, media_type=MediaType.JSON, headers=headers
     )
@@ -63,11 +76,13 @@ def _with_hint(exc: ParaLabError) -> str:
     return exc.detail
 
 
-def paralab_error_handler(_: Request[Any, Any, Any], exc: ParaLabError) -> Response[ErrorBody]:
+def paralab_error_handler(
+    request: Request[Any, Any, Any], exc: ParaLabError
+) -> Response[ErrorBody]:
     body = ErrorBody(
         status_code=exc.status_code, error=exc.error, detail=_with_hint(exc), extra=exc.extra
     )
-    return _respond(body, exc.headers)
+    return _respond(request, body, exc.headers)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
@@ -76,11 +91,13 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     detail = exc.detail
     if isinstance(extra, list) and any(_is_missing_body(item) for item in extra):
         detail = "The request needs a JSON body."  # Litestar only says "'data'"
+    if isinstance(extra, list) and (choices := _enum_choices_detail(request, extra)):
+        detail = choices  # Litestar only says "Validation failed for ..."
     if exc.status_code == 413:  # Litestar's own body-size check: say what the limit is
         limit = request.route_handler.resolve_request_max_body_size()
         detail = f"The request body is larger than the limit of {limit:,} bytes."
     body = ErrorBody(status_code=exc.status_code, error=error, detail=detail, extra=extra)
-    return _respond(body, exc.headers)
+    return _respond(request, body, exc.headers)
 
 
 def _is_missing_body(item: object) -> bool:
@@ -89,13 +106,67 @@ def _is_missing_body(item: object) -> bool:
     )
 
 
-def internal_error_handler(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+_ENUM_MESSAGE = re.compile(r"Invalid enum value (?P<value>.*)")
+
+
+def _enum_choices_detail(request: Request[Any, Any, Any], extra: list[Any]) -> str:
+    """A sentence per parameter whose value is not one of its allowed values, naming them
+    (msgspec says only "Invalid enum value 'bogus'")."""
+    sentences = []
+    for item in extra:
+        if not isinstance(item, dict) or not isinstance(item.get("message"), str):
+            continue
+        match = _ENUM_MESSAGE.fullmatch(item["message"])
+        allowed = _allowed_values(request, str(item.get("key", "")))
+        if match is None or not allowed:
+            continue
+        item["allowed"] = allowed
+        source = getattr(item.get("source"), "value", item.get("source"))  # a ParamType
+        where = f"The {source} parameter" if source else "The value"
+        names = ", ".join(repr(value) for value in allowed)
+        sentences.append(f"{where} {item['key']} must be one of {names} (got {match['value']}).")
+    return " ".join(sentences)
+
+
+def _allowed_values(request: Request[Any, Any, Any], key: str) -> list[Any]:
+    for name, field in request.route_handler.parsed_fn_signature.parameters.items():
+        alias = getattr(field.kwarg_definition, "query", None)
+        if key in (name, alias):
+            return _choices(field.annotation)
+    return []
+
+
+def _choices(annotation: Any) -> list[Any]:
+    """The values a ``Literal`` or ``Enum`` annotation allows (inside ``Annotated`` or
+    ``X | None``); empty for any other type."""
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return list(get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [member.value for member in annotation]
+    if origin is Annotated:
+        return _choices(get_args(annotation)[0])
+    if origin is Union or origin is UnionType:
+        return [value for arg in get_args(annotation) for value in _choices(arg)]
+    return []
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    request_id = request_id_of(request.scope)
+    log.error(
+        "internal error on %s %s (request %s)",
+        request.method,
+        request.url.path,
+        request_id,
+        exc_info=exc,
+    )
     body = ErrorBody(
         status_code=HTTP_500_INTERNAL_SERVER_ERROR,
         error="internal_error",
-        detail=f"Internal server error ({type(exc).__name__}).",
+        detail=f"Internal server error ({type(exc).__name__}); the server's log has its "
+        f"traceback under request {request_id}.",
     )
-    return _respond(body)
+    return _respond(request, body)
 
 
 def recursion_error_handler(
@@ -108,7 +179,7 @@ def recursion_error_handler(
     body = ErrorBody(
         status_code=400, error="validation_error", detail="The request body is nested too deeply."
     )
-    return _respond(body)
+    return _respond(request, body)
 
 
 EXCEPTION_HANDLERS = {

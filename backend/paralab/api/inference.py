@@ -8,6 +8,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.openapi.spec import (
+    Example,
     OpenAPIFormat,
     OpenAPIMediaType,
     OpenAPIType,
@@ -15,7 +16,7 @@ from litestar.openapi.spec import (
     RequestBody,
     Schema,
 )
-from litestar.params import FromPath, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from paralab.api.errors import error_responses
 from paralab.errors import InvalidInput, ParaLabError
@@ -50,6 +51,15 @@ class PredictOperation(Operation):
         )
 
 
+ModelName = Annotated[
+    str,
+    PathParameter(
+        description="A served model (GET /api/models).",
+        examples=[Example(value="cifar10-cnn"), Example(value="oxford-pets-fcn")],
+    ),
+]
+
+
 async def _image_bytes(request: Request[Any, Any, Any]) -> bytes:
     """The upload: multipart field ``file``, or the raw request body."""
     content_type = request.headers.get("content-type", "")
@@ -74,7 +84,7 @@ class ModelController(Controller):
 
     @get("/{name:str}", responses=error_responses(404))
     async def get_model(
-        self, name: FromPath[str], inference: NamedDependency[InferenceService]
+        self, name: ModelName, inference: NamedDependency[InferenceService]
     ) -> ModelMetadata:
         """Inputs, outputs, classes, versions, variants and held-out metrics of one model."""
         return inference.metadata(name)
@@ -87,7 +97,7 @@ class ModelController(Controller):
     )
     async def predict(
         self,
-        name: FromPath[str],
+        name: ModelName,
         request: Request[Any, Any, Any],
         inference: NamedDependency[InferenceService],
         variant: Annotated[Variant, QueryParameter()] = "keras",

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, MediaType, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.enums import RequestEncodingType
+from litestar.openapi.spec import Example
+from litestar.params import Body, FromPath, FromQuery, QueryParameter
 from litestar.response import File, Stream
 
 from paralab.api.errors import error_responses
@@ -18,14 +20,32 @@ from paralab.runs.service import RunService
 class CreateRun(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     scenario_id: str
     params: dict[str, Any] = {}
+    """Checked against the scenario's ``params_schema`` (GET /api/scenarios/{id})."""
+
+
+NewRun = Annotated[
+    CreateRun,
+    Body(
+        media_type=RequestEncodingType.JSON,
+        examples=[
+            Example(
+                summary="Two threads started and joined in turn, fast",
+                value={"scenario_id": "T1.1", "params": {"threads": 2, "time_scale": 0.05}},
+            )
+        ],
+        # Litestar does not document ``forbid_unknown_fields``: say that unknown fields are
+        # refused (400), as they are.
+        schema_extra={"additional_properties": False},
+    ),
+]
 
 
 class RunController(Controller):
     path = "/api/runs"
     tags = ["runs"]
 
-    @post("/", status_code=201, responses=error_responses(400, 404, 422, 429))
-    async def create_run(self, data: JSONBody[CreateRun], runs: NamedDependency[RunService]) -> Run:
+    @post("/", status_code=201, responses=error_responses(400, 404, 415, 422, 429))
+    async def create_run(self, data: NewRun, runs: NamedDependency[RunService]) -> Run:
         """Queue a catalog scenario with validated parameters (429 when the queue is full)."""
         return runs.submit(data.scenario_id, data.params)
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, get
-from litestar.params import FromPath
+from litestar.openapi.spec import Example
+from litestar.params import PathParameter
 
 from paralab.api.errors import error_responses
 from paralab.lab.catalog import PARTS, SCENARIOS, find
@@ -51,6 +52,15 @@ def params_schema(scenario: Scenario) -> dict[str, Any]:
     return schema
 
 
+ScenarioId = Annotated[
+    str,
+    PathParameter(
+        description="A catalog scenario (GET /api/scenarios), e.g. T4.2.",
+        examples=[Example(value="T1.1"), Example(value="T4.2")],
+    ),
+]
+
+
 class ScenarioController(Controller):
     path = "/api/scenarios"
     tags = ["scenarios"]
@@ -61,7 +71,7 @@ class ScenarioController(Controller):
         return [ScenarioSummary(**_summary_fields(s)) for s in SCENARIOS.values()]
 
     @get("/{scenario_id:str}", responses=error_responses(404))
-    async def get_scenario(self, scenario_id: FromPath[str]) -> ScenarioDetail:
+    async def get_scenario(self, scenario_id: ScenarioId) -> ScenarioDetail:
         """One scenario with its parameter schema, defaults and source code."""
         scenario = find(scenario_id)
         return ScenarioDetail(

@@ -3,15 +3,26 @@
 Server frames (JSON text):
   {"type": "events", "events": [...]}       several events per frame, seq continuous
   {"type": "end", "status": "...", "last_seq": N}   then close 1000
+  {"type": "end", "status": "...", "last_seq": N, "going_away": true, "next_seq": K,
+   "detail": "..."}                         the server is stopping: then close 1001;
+                                            reconnect later with from_seq=K
   {"type": "pong"}                          answer to {"type": "ping"}
   {"type": "error", "error": "bad_message", "detail": "..."}  the connection stays open
-Close codes: 1000 run finished and everything sent; 4404 unknown run; 4400 bad from_seq.
+Close codes: 1000 run finished and everything sent; 1001 server going away; 1007 invalid
+UTF-8; 1008 too many messages, or a client that took nothing for ``ws_send_timeout_s``;
+1009 a message over ``ws_max_message_bytes``; 4404 unknown run; 4400 bad from_seq.
+
+Every subscriber gets every event once and in order, however slowly it reads: the
+server waits for a slow reader (the socket's buffers bound what is in flight) and gives
+up only on one that takes nothing at all for ``ws_send_timeout_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from dataclasses import dataclass
 from typing import Literal
 
 import msgspec
@@ -21,12 +32,17 @@ from litestar.di import NamedDependency
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath, FromQuery
 
+from paralab.api.shutdown import Shutdown
 from paralab.errors import NotFound
 from paralab.lab.events import MAX_SEQ
 from paralab.runs.service import RunService
+from paralab.settings import Settings
 
 CLOSE_UNKNOWN_RUN = 4404
 CLOSE_BAD_REQUEST = 4400
+CLOSE_GOING_AWAY = 1001
+CLOSE_POLICY = 1008
+GOODBYE_TIMEOUT_S = 5.0
 Socket = WebSocket[object, object, State]
 
 
@@ -36,9 +52,21 @@ class ClientMessage(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     type: Literal["ping"]
 
 
-class EndFrame(msgspec.Struct, frozen=True, tag_field="type", tag="end"):
+class EndFrame(msgspec.Struct, frozen=True, tag_field="type", tag="end", omit_defaults=True):
     status: str
     last_seq: int
+    going_away: bool = False
+    next_seq: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class Sent:
+    """How far this connection's stream got: the next seq it has not sent, and whether
+    its end frame has gone (nothing may be sent after it)."""
+
+    next_seq: int
+    ending: bool = False
 
 
 class ErrorFrame(msgspec.Struct, frozen=True, tag_field="type", tag="error"):
@@ -61,8 +89,10 @@ async def run_events_socket(
     socket: Socket,
     run_id: FromPath[str],
     runs: NamedDependency[RunService],
+    shutdown: NamedDependency[Shutdown],
     from_seq: FromQuery[str] = "1",
 ) -> None:
+    settings: Settings = socket.app.state.settings
     await socket.accept()
     try:
         runs.get(run_id)
@@ -73,17 +103,33 @@ async def run_events_socket(
     if first is None:
         await socket.close(code=CLOSE_BAD_REQUEST, reason=f"from_seq must be 1..{MAX_SEQ}")
         return
-    # Whichever ends first, the stream or the client, ends the other: a client that goes
-    # away during a quiet stretch of a run is noticed at once.
-    sender = asyncio.create_task(_send_events(socket, runs, run_id, first))
-    listener = asyncio.create_task(_answer_client(socket))
-    try:
-        await asyncio.wait({sender, listener}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (sender, listener):
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
-                await task
+    sent = Sent(first)
+    # Whichever ends first, the stream, the client or the server, ends the others: a
+    # client that goes away during a quiet stretch of a run is noticed at once.
+    with shutdown.tracking():
+        sender = asyncio.create_task(
+            _send_events(socket, runs, run_id, sent, shutdown, settings.server.ws_send_timeout_s)
+        )
+        listener = asyncio.create_task(
+            _answer_client(socket, RateLimit(settings.server.ws_messages_per_s))
+        )
+        stopping = asyncio.create_task(shutdown.started.wait())
+        tasks = {sender, listener, stopping}
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if stopping in done and not sent.ending:
+                await _cancel(sender, listener)
+                await _end(socket, runs, run_id, sent, going_away=True, timeout_s=GOODBYE_TIMEOUT_S)
+        finally:
+            await _cancel(*tasks)
+
+
+async def _cancel(*tasks: asyncio.Task[object]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, OSError):
+            await task
 
 
 def _parse_from_seq(raw: str) -> int | None:
@@ -94,21 +140,84 @@ def _parse_from_seq(raw: str) -> int | None:
     return value if 1 <= value <= MAX_SEQ else None
 
 
-async def _send_events(socket: Socket, runs: RunService, run_id: str, from_seq: int) -> None:
-    async with contextlib.aclosing(runs.stream(run_id, from_seq)) as stream:
+async def _send_events(
+    socket: Socket,
+    runs: RunService,
+    run_id: str,
+    sent: Sent,
+    shutdown: Shutdown,
+    send_timeout_s: float,
+) -> None:
+    async def send(text: str) -> None:
+        # A reader may be as slow as it likes; one that takes nothing at all for this
+        # long is taken for gone (a dead peer whose TCP connection never closed).
+        try:
+            await asyncio.wait_for(socket.send_text(text), send_timeout_s)
+        except TimeoutError:
+            with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError):
+                await asyncio.wait_for(socket.close(CLOSE_POLICY, "client took no data"), 1.0)
+            raise WebSocketDisconnect(detail="client took no data") from None
+
+    async with contextlib.aclosing(runs.stream(run_id, sent.next_seq)) as stream:
         async for batch in stream:
-            await socket.send_text(events_frame([body for _, body in batch]).decode())
+            await send(events_frame([body for _, body in batch]).decode())
+            sent.next_seq = batch[-1][0] + 1
+    # A run that ended because the server is stopping still says the server is going away.
+    await _end(socket, runs, run_id, sent, going_away=shutdown.stopping, timeout_s=send_timeout_s)
+
+
+async def _end(
+    socket: Socket, runs: RunService, run_id: str, sent: Sent, going_away: bool, timeout_s: float
+) -> None:
+    """The end frame, then the close: 1000 when the run is over and all of it was sent,
+    1001 (with where to resume) when the server is going away."""
+    sent.ending = True
     run = runs.get(run_id)
-    end = EndFrame(status=run.status, last_seq=run.last_seq)
-    await socket.send_text(_encoder.encode(end).decode())
-    await socket.close(code=1000)
+    frame = EndFrame(status=run.status, last_seq=run.last_seq)
+    if going_away:
+        frame = EndFrame(
+            status=run.status,
+            last_seq=run.last_seq,
+            going_away=True,
+            next_seq=sent.next_seq,
+            detail="The server is shutting down; reconnect later with "
+            f"from_seq={sent.next_seq} for the rest.",
+        )
+    with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError):
+        await asyncio.wait_for(socket.send_text(_encoder.encode(frame).decode()), timeout_s)
+        code = CLOSE_GOING_AWAY if going_away else 1000
+        await asyncio.wait_for(
+            socket.close(code, "server shutting down" if going_away else ""), 1.0
+        )
 
 
-async def _answer_client(socket: Socket) -> None:
+class RateLimit:
+    """A token bucket: ``per_s`` messages a second on average, bursts of twice that."""
+
+    def __init__(self, per_s: float) -> None:
+        self.per_s = per_s
+        self.capacity = 2 * per_s
+        self.tokens = self.capacity
+        self.last = time.monotonic()
+
+    def allow(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.per_s)
+        self.last = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+async def _answer_client(socket: Socket, limit: RateLimit) -> None:
     while True:
         try:
             text = await socket.receive_text()
         except (WebSocketDisconnect, OSError):
+            return
+        if not limit.allow():
+            await socket.close(CLOSE_POLICY, "too many messages")
             return
         try:
             _client_decoder.decode(text)

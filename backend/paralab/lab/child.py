@@ -13,6 +13,7 @@ import signal
 import sys
 import threading
 import traceback
+from pathlib import Path
 
 import msgspec
 
@@ -41,6 +42,47 @@ def _die_with_the_server() -> None:
         os._exit(1)
 
 
+PACKAGE_PARENT = Path(__file__).resolve().parents[2]
+"""The folder that holds ``paralab/``: traceback paths are shown relative to it."""
+
+
+def _shown_path(filename: str) -> str:
+    """Where a frame's file is, without this machine's absolute paths: ``paralab/...``
+    for ours, ``<python>/...`` or ``<site-packages>/...`` for the rest."""
+    path = Path(filename)
+    if path.is_relative_to(PACKAGE_PARENT):
+        return str(path.relative_to(PACKAGE_PARENT))
+    for marker in ("site-packages", "dist-packages"):
+        if marker in path.parts:
+            return f"<{marker}>/" + "/".join(path.parts[path.parts.index(marker) + 1 :])
+    for prefix in {sys.prefix, sys.base_prefix, sys.exec_prefix}:
+        if path.is_relative_to(prefix):
+            return "<python>/" + "/".join(path.relative_to(prefix).parts[2:])  # lib/python3.x
+    return path.name
+
+
+def scenario_traceback() -> str:
+    """The exception being handled, its frames' paths shown by ``_shown_path``."""
+    report = traceback.TracebackException(*sys.exc_info())
+    for exc in _chain(report):
+        for frame in exc.stack:
+            frame.filename = _shown_path(frame.filename)
+    return "".join(report.format())
+
+
+def _chain(report: traceback.TracebackException) -> list[traceback.TracebackException]:
+    found: list[traceback.TracebackException] = []
+    todo = [report]
+    while todo:
+        current = todo.pop()
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        todo.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        todo.extend(current.exceptions or [])
+    return found
+
+
 def main() -> int:
     _die_with_the_server()
     request = msgspec.json.decode(sys.stdin.buffer.read(), type=StartRequest)
@@ -60,7 +102,7 @@ def main() -> int:
         sys.stdout.flush()
         exit_code = 0
     except BaseException:
-        detail = traceback.format_exc()
+        detail = scenario_traceback()
         for line in detail.rstrip().splitlines():
             emitter.emit(Output, line=line, stream="stderr")
         emitter.emit(RunLifecycle, status="failed", detail=detail)
