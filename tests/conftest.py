@@ -9,6 +9,7 @@ from litestar.testing import TestClient
 
 from paralab.app import create_app
 from paralab.settings import Settings
+from tests.clients import local_client
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -28,5 +29,5 @@ def app(settings: Settings) -> Litestar:
 
 @pytest.fixture
 def client(app: Litestar) -> Iterator[TestClient[Litestar]]:
-    with TestClient(app) as client:
+    with local_client(app) as client:
         yield client

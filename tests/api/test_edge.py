@@ -14,8 +14,9 @@ from litestar.testing import TestClient
 
 from paralab.app import create_app
 from paralab.settings import Settings
+from tests.clients import LOCAL_URL as LOCAL
+from tests.clients import local_client
 
-LOCAL = "http://127.0.0.1:8000"
 FOREIGN = "http://evil.example"
 RUN = {"scenario_id": "T1.1", "params": {"time_scale": 0.01}}
 
@@ -28,7 +29,7 @@ def edge_client(tmp_path: Path) -> Iterator[TestClient[Litestar]]:
         allowed_hosts=["paralab.example"],
         allowed_origins=["https://teacher.example"],
     )
-    with TestClient(create_app(settings), base_url=LOCAL) as client:
+    with local_client(create_app(settings)) as client:
         yield client
 
 

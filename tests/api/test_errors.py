@@ -4,6 +4,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from tests.clients import local_client
+
 
 @pytest.mark.parametrize(
     ("method", "path", "status"),
@@ -36,7 +38,7 @@ def test_a_recursion_error_of_our_own_is_a_500_not_a_client_error() -> None:
         return recurse(0)
 
     app = Litestar([handler], exception_handlers=EXCEPTION_HANDLERS)  # type: ignore[arg-type]
-    with TestClient(app) as client:
+    with local_client(app) as client:
         response = client.get("/recurse")
     assert response.status_code == 500
     assert response.json()["error"] == "internal_error"

@@ -6,6 +6,7 @@ from litestar.testing import TestClient
 from paralab.app import create_app
 from paralab.health import CheckResult, Readiness
 from paralab.settings import Settings
+from tests.clients import local_client
 
 
 def test_live_answers_ok(client: TestClient[Litestar]) -> None:
@@ -24,7 +25,7 @@ def test_ready_reports_every_check_once_started(client: TestClient[Litestar]) ->
 
 def test_ready_is_503_when_a_check_fails(settings: Settings) -> None:
     app = create_app(settings)
-    with TestClient(app) as client:
+    with local_client(app) as client:
         app.state.services.readiness.register("models", lambda: CheckResult(False, "loading"))
         response = client.get("/health/ready")
     assert response.status_code == 503

@@ -11,13 +11,14 @@ from litestar.testing import TestClient
 from paralab.app import create_app
 from paralab.settings import Settings
 from tests.api.runs_client import start, wait_until_final
+from tests.clients import local_client
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def test_an_array_above_the_server_limit_is_refused_and_creates_nothing(tmp_path: Path) -> None:
     settings = Settings().replace(data_dir=tmp_path, models_dir=tmp_path / "none", max_array_mib=8)
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         response = client.post(
             "/api/runs", json={"scenario_id": "L3.1", "params": {"array_mib": 16}}
         )

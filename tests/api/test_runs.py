@@ -14,6 +14,7 @@ from paralab.runs.records import Run
 from paralab.runs.store import RunStore, now
 from paralab.settings import Settings
 from tests.api.runs_client import start, wait_until_final
+from tests.clients import local_client
 
 
 def test_catalog_lists_scenarios_with_ids_and_sections(client: TestClient[Litestar]) -> None:
@@ -89,7 +90,7 @@ def test_full_queue_answers_429_and_creates_nothing(tmp_path: Path) -> None:
     settings = Settings().replace(
         data_dir=tmp_path, models_dir=tmp_path / "none", max_concurrent_runs=1, run_queue_size=1
     )
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         first = start(client, "X1.1", detect=False)
         second = start(client, "X1.1", detect=False)
         refused = client.post("/api/runs", json={"scenario_id": "T1.1", "params": {}})
@@ -137,7 +138,7 @@ def test_malformed_json_body_is_400(client: TestClient[Litestar]) -> None:
 
 
 def test_oversized_body_is_413(tmp_path: Path) -> None:
-    with TestClient(
+    with local_client(
         create_app(
             Settings().replace(data_dir=tmp_path, models_dir=tmp_path / "none", max_body_bytes=1024)
         )
@@ -162,10 +163,10 @@ def test_unknown_run_is_404(client: TestClient[Litestar], path: str) -> None:
 
 def test_finished_runs_survive_a_restart_and_unfinished_ones_are_marked(tmp_path: Path) -> None:
     settings = Settings().replace(data_dir=tmp_path, models_dir=tmp_path / "none")
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         done = wait_until_final(client, start(client, "T1.1", threads=2)["id"])
         before = client.get(f"/api/runs/{done['id']}/events").json()["events"]
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         after = client.get(f"/api/runs/{done['id']}/events").json()["events"]
         assert after == before
         assert client.get(f"/api/runs/{done['id']}").json()["output"]
@@ -210,7 +211,7 @@ def test_a_run_left_running_by_a_crash_is_failed_at_its_last_moment(tmp_path: Pa
         ],
     )
     store.close()
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         run = client.get("/api/runs/crashed").json()
         events = client.get("/api/runs/crashed/events").json()["events"]
     assert run["status"] == "failed"
