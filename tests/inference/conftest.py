@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 
 from paralab.app import create_app
 from paralab.settings import Settings
+from tests.clients import local_client
 from tests.inference.uploads import wait_ready
 
 HERE = Path(__file__).parent
@@ -35,6 +36,6 @@ def model_client(
         max_body_bytes=2 * 1024 * 1024,
         max_image_pixels=4_000_000,
     )
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         wait_ready(client)
         yield client

@@ -70,3 +70,36 @@ async def test_no_more_batches_run_at_once_than_allowed(in_flight: int) -> None:
     await batcher.close()
     assert recorder.max_running == in_flight
     assert sorted(i for batch in recorder.batches for i in batch) == list(range(20))
+
+
+async def test_a_batch_stays_within_its_cost_budget_and_a_costly_item_goes_alone() -> None:
+    recorder = Recorder(delay_s=0.01)
+    batcher = MicroBatcher(
+        recorder,
+        max_batch_size=8,
+        max_delay_s=0.05,
+        max_in_flight=1,
+        cost=lambda item: 100 if item % 5 == 0 else 10,
+        max_batch_cost=40,
+    )
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(20)))
+    await batcher.close()
+    assert results == [i * 10 for i in range(20)]
+    costs = [[100 if i % 5 == 0 else 10 for i in batch] for batch in recorder.batches]
+    assert all(sum(batch) <= 40 or batch == [100] for batch in costs), costs
+    assert [100] in costs  # the costly items really went alone
+    assert sorted(i for batch in recorder.batches for i in batch) == list(range(20))
+
+
+async def test_batchers_sharing_a_semaphore_share_its_cap() -> None:
+    recorder = Recorder(delay_s=0.02)
+    shared = asyncio.Semaphore(1)
+    batchers = [
+        MicroBatcher(recorder, max_batch_size=1, max_delay_s=0.0, max_in_flight=shared)
+        for _ in range(3)
+    ]
+    await asyncio.gather(*(b.submit(i) for i in range(5) for b in batchers))
+    for batcher in batchers:
+        await batcher.close()
+    assert recorder.max_running == 1
+    assert len(recorder.batches) == 15

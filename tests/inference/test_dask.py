@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 
 from paralab.app import create_app
 from paralab.settings import Settings
+from tests.clients import local_client
 from tests.inference.uploads import encode, halves, solid, wait_ready
 
 distributed = pytest.importorskip("distributed")
@@ -33,7 +34,7 @@ def dask_client(
             executor="dask",
             dask_scheduler=cluster.scheduler_address,
         )
-        with TestClient(create_app(settings)) as client:
+        with local_client(create_app(settings)) as client:
             wait_ready(client)
             yield client
 

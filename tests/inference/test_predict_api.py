@@ -112,7 +112,7 @@ SERVE_ONE_REQUEST = """
 import sys
 from pathlib import Path
 from typing import Any
-from litestar.testing import TestClient
+from tests.clients import local_client
 from paralab.app import create_app
 from paralab.settings import Settings
 from paralab.settings import REPO_ROOT
@@ -121,7 +121,7 @@ from tests.inference.uploads import encode, solid, wait_ready
 settings = Settings().replace(
     data_dir=Path(sys.argv[1]), models_dir=Path(sys.argv[2]), inference_workers=1
 )
-with TestClient(create_app(settings)) as client:
+with local_client(create_app(settings)) as client:
     wait_ready(client)
     answer = client.post("/api/models/colour-cnn/predict", content=encode(solid((230, 20, 20))))
     assert answer.json()["label"] == "red", answer.text

@@ -15,6 +15,7 @@ from PIL import Image
 
 from paralab.app import create_app
 from paralab.settings import REPO_ROOT, Settings
+from tests.clients import local_client
 from tests.inference.uploads import wait_ready
 
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
@@ -26,7 +27,7 @@ VARIANTS = ["keras", "tflite-fp16", "tflite-int8"]
 @pytest.fixture(scope="module")
 def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient[Litestar]]:
     settings = Settings().replace(data_dir=tmp_path_factory.mktemp("var"), inference_workers=1)
-    with TestClient(create_app(settings)) as client:
+    with local_client(create_app(settings)) as client:
         wait_ready(client)
         yield client
 
@@ -82,3 +83,40 @@ def test_manifests_match_the_shipped_files(shipped: TestClient[Litestar]) -> Non
             data = (REPO_ROOT / "models" / name / entry["file"]).read_bytes()
             assert hashlib.sha256(data).hexdigest() == entry["sha256"], (name, variant)
             assert len(data) == entry["bytes"]
+
+
+def upscaled(path: Path, factor: int, fmt: str) -> bytes:
+    image = Image.open(path).convert("RGB")
+    large = image.resize((image.width * factor, image.height * factor), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    large.save(buffer, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+def test_predictions_stay_right_for_images_decoded_reduced(
+    shipped: TestClient[Litestar], fmt: str
+) -> None:
+    # 32 -> 1024 px: 4x the CNN's keep size (8x its input), so decoded reduced (JPEG at
+    # 1/4 scale, PNG reduced 4x); 500 -> 3000 px pets: reduced 2x for the segmenter.
+    expected = [path.name.split("-")[0] for path in CIFAR_IMAGES]
+    labels = []
+    for path in CIFAR_IMAGES:
+        response = shipped.post("/api/models/cifar10-cnn/predict", content=upscaled(path, 32, fmt))
+        assert response.status_code == 200, response.text
+        labels.append(response.json()["label"])
+    correct = sum(label == truth for label, truth in zip(labels, expected, strict=True))
+    assert correct >= 0.8 * len(CIFAR_IMAGES), list(zip(expected, labels, strict=True))
+    ious = {}
+    for photo in PET_IMAGES:
+        response = shipped.post(
+            "/api/models/oxford-pets-fcn/predict", content=upscaled(photo, 6, fmt)
+        )
+        assert response.status_code == 200, response.text
+        mask = np.asarray(Image.open(io.BytesIO(base64.b64decode(response.json()["mask_png"]))))
+        trimap = Image.open(photo.with_suffix(".trimap.png"))
+        big_trimap = trimap.resize((trimap.width * 6, trimap.height * 6), Image.Resampling.NEAREST)
+        assert mask.shape == (big_trimap.height, big_trimap.width)
+        ious[photo.stem] = pet_iou(mask, np.asarray(big_trimap))
+    assert min(ious.values()) >= 0.75, ious
+    assert sum(ious.values()) / len(ious) >= 0.80, ious

@@ -32,12 +32,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Any, Any, Any], Awaitable[None]]
 
-LOOPBACK_HOSTS = (
-    "localhost",
-    "127.0.0.1",
-    "::1",
-    "testserver.local",
-)  # TEMP until tests pass base_url
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 FORM_CONTENT_TYPES = frozenset({"text/plain", "application/x-www-form-urlencoded"})
 """What a cross-site ``<form>`` (or a "simple" fetch) sends without a CORS preflight."""

@@ -2,8 +2,10 @@
 
 Flushes when ``max_batch_size`` requests wait or the oldest has waited ``max_delay_s``
 (TF Serving's ``batch_timeout_micros``, Triton's ``max_queue_delay_microseconds``).
-At most ``max_in_flight`` batches run at once, so under load the queue grows into
-bigger batches instead of many small ones.
+At most ``max_in_flight`` batches run at once (a count, or a semaphore shared with other
+batchers), so under load the queue grows into bigger batches instead of many small ones.
+With ``cost`` and ``max_batch_cost``, a batch also stops before its items' total cost
+passes the budget (an item costing more than the budget goes alone).
 """
 
 from __future__ import annotations
@@ -25,14 +27,22 @@ class MicroBatcher(Generic[Item, Result]):
         *,
         max_batch_size: int,
         max_delay_s: float,
-        max_in_flight: int,
+        max_in_flight: int | asyncio.Semaphore,
         on_batch: Callable[[int], None] = lambda size: None,
+        cost: Callable[[Item], int] = lambda item: 1,
+        max_batch_cost: int | None = None,
     ) -> None:
         self._run_batch = run_batch
         self._max_batch_size = max_batch_size
         self._max_delay_s = max_delay_s
-        self._in_flight = asyncio.Semaphore(max_in_flight)
+        self._in_flight = (
+            max_in_flight
+            if isinstance(max_in_flight, asyncio.Semaphore)
+            else asyncio.Semaphore(max_in_flight)
+        )
         self._on_batch = on_batch
+        self._cost = cost
+        self._max_batch_cost = max_batch_cost
         self._waiting: list[tuple[Item, asyncio.Future[Result]]] = []
         self._arrived = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
@@ -68,19 +78,34 @@ class MicroBatcher(Generic[Item, Result]):
                 await self._arrived.wait()
             await self._in_flight.acquire()
             deadline = loop.time() + self._max_delay_s
-            while len(self._waiting) < self._max_batch_size and loop.time() < deadline:
+            while not self._full() and loop.time() < deadline:
                 self._arrived.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._arrived.wait(), deadline - loop.time())
-            batch = self._waiting[: self._max_batch_size]
-            del self._waiting[: self._max_batch_size]
-            batch = [(item, future) for item, future in batch if not future.done()]
+            taken = self._take()
+            batch = [(item, future) for item, future in self._waiting[:taken] if not future.done()]
+            del self._waiting[:taken]
             if not batch:
                 self._in_flight.release()
                 continue
             task = asyncio.create_task(self._run(batch))
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
+
+    def _full(self) -> bool:
+        taken = self._take()
+        return taken == self._max_batch_size or taken < len(self._waiting)
+
+    def _take(self) -> int:
+        """How many of the waiting items the next batch takes."""
+        if self._max_batch_cost is None:
+            return min(len(self._waiting), self._max_batch_size)
+        total = 0
+        for count, (item, _) in enumerate(self._waiting[: self._max_batch_size]):
+            total += self._cost(item)
+            if count and total > self._max_batch_cost:
+                return count
+        return min(len(self._waiting), self._max_batch_size)
 
     async def _run(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
         try:

@@ -1,4 +1,5 @@
-"""Decode and validate uploaded images (runs in pool workers, never in the web process)."""
+"""Decode and validate uploaded images (in pool workers; the web process only reads
+headers, with ``decoded_pixels``, to budget the batches)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, UnidentifiedImageError
 
 MAX_SIDE = 20_000
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP")
@@ -25,6 +26,26 @@ SIGNATURES = (
     b"MM\x00*",
 )
 
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+"""EXIF orientation -> the transpose that makes the image upright (as ImageOps does)."""
+SWAPS_AXES = (5, 6, 7, 8)
+
+
+@dataclass(frozen=True)
+class Decoded:
+    image: Image.Image
+    """Upright RGB, possibly reduced."""
+    size: tuple[int, int]
+    """The upright size of the uploaded image, before any reduction."""
+
 
 @dataclass(frozen=True)
 class ImageError(Exception):
@@ -36,10 +57,18 @@ class ImageError(Exception):
 
 
 def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
+    """Bytes -> an upright RGB image at full size, or ``ImageError`` naming the problem."""
+    return decode(data, max_pixels).image
+
+
+def decode(data: bytes, max_pixels: int, keep: tuple[int, int] | None = None) -> Decoded:
     """Bytes -> an upright RGB image, or ``ImageError`` naming the problem.
 
     Animated images give their first frame; EXIF orientation is applied; palette,
     grayscale, 16-bit, CMYK and alpha images are converted (alpha over white).
+    With ``keep`` (width, height), an image at least twice that on an axis is reduced
+    by a whole factor on that axis, never below ``keep``: JPEGs decode reduced (DCT
+    scaling), other formats decode at full size and are reduced before anything else.
     """
     if not data:
         raise ImageError(400, "empty_body", "The request has no image data.")
@@ -49,6 +78,10 @@ def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
             image: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
             _check_size(image.size, max_pixels)
             image.seek(0)
+            size = image.size
+            if keep is not None:
+                keep = _stored(keep, _orientation(image))
+                _draft(image, keep)
             image.load()
     except ImageError:
         raise
@@ -68,8 +101,60 @@ def decode_rgb(data: bytes, max_pixels: int) -> Image.Image:
         ) from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(422, "corrupt_image", f"The image could not be decoded: {exc}.") from None
-    image = ImageOps.exif_transpose(image)
-    return _to_rgb(image)
+    orientation = _orientation(image)
+    if keep is not None:
+        image = _reduce(image, keep)
+    method = TRANSPOSE.get(orientation)
+    if method is not None:
+        image = image.transpose(method)
+        size = size[::-1] if orientation in SWAPS_AXES else size
+    return Decoded(_to_rgb(image), size)
+
+
+def decoded_pixels(data: bytes, keep: tuple[int, int]) -> int:
+    """How many pixels ``decode(data, ..., keep)`` decodes before reducing (0 when the
+    header is unreadable), from the header alone: nothing is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data), formats=FORMATS) as image:
+                if image.format == "JPEG":
+                    _draft(image, _stored(keep, _orientation(image)))
+                return int(image.width * image.height)
+    except Exception:
+        return 0
+
+
+def _orientation(image: Image.Image) -> int:
+    orientation = image.getexif().get(ExifTags.Base.Orientation, 1)
+    return orientation if isinstance(orientation, int) else 1
+
+
+def _stored(keep: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """``keep`` (given upright) in the orientation the image is stored in."""
+    return (keep[1], keep[0]) if orientation in SWAPS_AXES else keep
+
+
+def _draft(image: Image.Image, keep: tuple[int, int]) -> None:
+    # Only JPEG drafts (a no-op elsewhere); below 2x on either axis it would not reduce.
+    if image.width >= 2 * keep[0] and image.height >= 2 * keep[1]:
+        image.draft(None, keep)
+
+
+def _reduce(image: Image.Image, keep: tuple[int, int]) -> Image.Image:
+    factors = (max(1, image.width // keep[0]), max(1, image.height // keep[1]))
+    if factors == (1, 1):
+        return image
+    if image.mode in ("P", "PA"):
+        image = image.convert("RGBA")
+    elif image.mode == "1":
+        image = image.convert("L")
+    elif image.mode.startswith("I;16"):
+        image = image.convert("I")
+    try:
+        return image.reduce(factors)
+    except ValueError:  # a mode reduce() does not take: convert at full size first
+        return _to_rgb(image).reduce(factors)
 
 
 def _check_size(size: tuple[int, int], max_pixels: int) -> None:

@@ -42,6 +42,12 @@ class InferenceMetrics:
             "Times the worker pool was rebuilt after a worker died.",
             registry=self.registry,
         )
+        self.resubmitted = Counter(
+            "paralab_inference_resubmitted_batches",
+            "Batches resubmitted to a rebuilt pool after the pool broke (a batch that was in "
+            "the worker that died is split: one per image).",
+            registry=self.registry,
+        )
         self.ready = Gauge(
             "paralab_inference_ready",
             "1 when every worker has loaded the models.",

@@ -11,14 +11,16 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import signal
 from concurrent.futures import Executor, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from paralab.inference import worker
 from paralab.settings import ClusterSettings, InferenceSettings
 
 PRELOAD = ["tensorflow", "keras", "paralab.inference.worker"]
+BROKEN_JOIN_S = 10.0
 
 
 @dataclass
@@ -28,6 +30,16 @@ class WorkerPool:
     """How many distinct workers must report the models loaded before it counts as ready."""
     client: Any = None
     """The Dask client, when the pool is a cluster."""
+    started: Any = None
+    """Which worker runs which batch (``worker.RING`` slots), for a local pool."""
+    _processes: dict[int, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The executor's own pid -> process map (it drops it on shutdown; we need the
+        # exit codes afterwards).
+        processes = getattr(self.executor, "_processes", None)
+        if processes is not None:
+            self._processes = processes
 
     def worker_pids(self) -> list[int]:
         return sorted(getattr(self.executor, "_processes", None) or {})
@@ -41,13 +53,26 @@ class WorkerPool:
             self.executor.shutdown(wait=False)
             self.client.close()
             return
-        # Kill first (a stuck worker would never take its exit message), then join the
+        if self.broken():
+            # The executor is stopping the other workers (SIGTERM) and joining them: let
+            # it finish, so exit codes tell the worker that died from those it stopped.
+            thread = getattr(self.executor, "_executor_manager_thread", None)
+            if thread is not None:
+                thread.join(BROKEN_JOIN_S)
+        # Kill (a stuck worker would never take its exit message), then join the
         # executor's manager thread so its queues and semaphores are released now.
-        processes = list((getattr(self.executor, "_processes", None) or {}).values())
-        for process in processes:
+        for process in list(self._processes.values()):
             with contextlib.suppress(Exception):
                 process.kill()
         self.executor.shutdown(wait=True, cancel_futures=True)
+
+    def died_running(self, token: int) -> bool:
+        """Whether batch ``token`` was in a worker that died by itself (killed, crashed),
+        not in one the executor stopped after another died. Valid once closed."""
+        if self.started is None:
+            return False
+        process = self._processes.get(self.started[token % worker.RING])
+        return process is not None and process.exitcode not in (None, -signal.SIGTERM)
 
 
 def make_pool(
@@ -61,6 +86,7 @@ def make_pool(
 def _local_pool(settings: InferenceSettings, names: list[str]) -> WorkerPool:
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
+    started = context.Array("q", worker.RING, lock=False)  # one writer per slot
     executor = ProcessPoolExecutor(
         max_workers=settings.inference_workers,
         mp_context=context,
@@ -70,9 +96,10 @@ def _local_pool(settings: InferenceSettings, names: list[str]) -> WorkerPool:
             names,
             settings.inference_threads_per_worker,
             os.getpid(),
+            started,
         ),
     )
-    return WorkerPool(executor=executor, workers=settings.inference_workers)
+    return WorkerPool(executor=executor, workers=settings.inference_workers, started=started)
 
 
 def _dask_pool(settings: InferenceSettings, scheduler: str, names: list[str]) -> WorkerPool:

@@ -1,18 +1,28 @@
 """The inference service: model registry, worker pool, micro-batchers, health, metrics.
 
-A worker that dies breaks the pool: requests it held get 503 + Retry-After, readiness
-turns false, and a new pool is built and warmed before readiness turns true again.
+Each model and variant has two batchers: one for small images and one for images that
+decode to more than ``large_image_pixels``, of which at most one batch per worker runs at
+a time, so small images never queue behind a crowd of large ones; every batch decodes at
+most ``max_batch_pixels`` (read from the headers here, without decoding).
+
+A worker that dies breaks the pool: readiness turns false, and a new pool is built and
+warmed before readiness turns true again. Inference is idempotent, so the batches the
+broken pool lost are resubmitted to the new one; the batch that was in the worker that
+died is split, each image resubmitted alone, and an image that is in a dying worker a
+second time is answered 503: a poison image fails alone and cannot crash pools in a loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import time
 from collections.abc import AsyncGenerator
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -20,8 +30,8 @@ import msgspec
 
 from paralab.errors import InvalidInput, ParaLabError, Unavailable, UnknownModel
 from paralab.health import CheckResult
+from paralab.inference import images, worker
 from paralab.inference import pool as pools
-from paralab.inference import worker
 from paralab.inference.batcher import MicroBatcher
 from paralab.inference.manifest import Manifest
 from paralab.inference.metrics import InferenceMetrics
@@ -39,6 +49,8 @@ from paralab.settings import Settings
 log = logging.getLogger(__name__)
 WATCH_INTERVAL_S = 0.5
 WARMUP_ATTEMPTS = 20
+MAX_STRIKES = 2
+"""A request fails once its batch was this many times in a worker that died."""
 
 
 class ImageRejected(ParaLabError):
@@ -51,6 +63,22 @@ class ImageRejected(ParaLabError):
 class InferenceTimeout(ParaLabError):
     status_code = 504
     error = "inference_timeout"
+
+
+@dataclass
+class Job:
+    """One request on its way through a batcher to the pool."""
+
+    payload: bytes
+    pixels: int
+    """Pixels its decoding takes (from the header; 0 if unreadable or refused)."""
+    deadline: float
+    """When its request gives up (event-loop time)."""
+    strikes: int = 0
+    """Times its batch was in a worker that died."""
+
+
+Outcome = Prediction | ImageFailure | ParaLabError
 
 
 class InferenceService:
@@ -67,10 +95,14 @@ class InferenceService:
         self._pool: pools.WorkerPool | None = None
         self._ready = False
         self._detail = "starting"
-        self._batchers: dict[tuple[str, str], MicroBatcher[bytes, Prediction | ImageFailure]] = {}
+        self._ready_event = asyncio.Event()
+        self._served = False
+        self._batchers: dict[tuple[str, str, bool], MicroBatcher[Job, Outcome]] = {}
+        self._large_slots = asyncio.Semaphore(settings.inference.inference_workers)
         self._pending = 0
+        self._tokens = itertools.count(1)
         self._batch_starts: dict[int, float] = {}
-        """When each batch now in the pool was sent (monotonic), by an id of the call."""
+        """When each batch now in the pool was sent (monotonic), by its token."""
         self._rebuild_task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         threads = (
@@ -102,7 +134,7 @@ class InferenceService:
     async def start(self) -> None:
         """Start loading in the background; readiness says when the models are loaded."""
         if not self.manifests:
-            self._ready = True  # nothing to load: the lab alone is a valid deployment
+            self._set_ready(True)  # nothing to load: the lab alone is a valid deployment
             self._detail = f"no models configured in {self.settings.models_dir}"
             return
         self._rebuild_task = asyncio.create_task(self._build_pool())
@@ -180,69 +212,138 @@ class InferenceService:
             self.metrics.requests.labels(name, variant, str(status_code)).inc()
 
     async def _predict(self, name: str, variant: Variant, payload: bytes) -> Prediction:
-        if not self._ready:
+        if not self._ready and not self._recovering():
             raise Unavailable(f"Models are not loaded yet ({self._detail}).", retry_after_s=5)
         if self._pending >= self.settings.inference_queue_size:
             raise Unavailable("The inference queue is full; retry shortly.", retry_after_s=1)
+        pixels = images.decoded_pixels(payload, worker.keep_size(self.manifests[name]))
+        if pixels > self.settings.max_image_pixels:
+            pixels = 0  # the worker refuses it from its header, decoding nothing
+        timeout = self.settings.inference_timeout_s
+        job = Job(payload, pixels, asyncio.get_running_loop().time() + timeout)
+        batcher = self._batcher(name, variant, large=pixels > self.settings.large_image_pixels)
         self._pending += 1
-        batcher = self._batcher(name, variant)
-        self.metrics.queue_depth.labels(name, variant).set(batcher.depth + 1)
+        self.metrics.queue_depth.labels(name, variant).set(self._depth(name, variant) + 1)
         try:
-            result = await asyncio.wait_for(
-                batcher.submit(payload), timeout=self.settings.inference_timeout_s
-            )
+            result = await asyncio.wait_for(batcher.submit(job), timeout=timeout)
         except TimeoutError:
-            raise InferenceTimeout(
-                f"Inference took longer than {self.settings.inference_timeout_s:g} s."
-            ) from None
-        except BrokenProcessPool:
-            self._pool_broken("a worker died while holding this request")
-            raise Unavailable(
-                "An inference worker died while holding this request; retry shortly.",
-                retry_after_s=5,
-            ) from None
+            raise InferenceTimeout(f"Inference took longer than {timeout:g} s.") from None
         finally:
             self._pending -= 1
-            self.metrics.queue_depth.labels(name, variant).set(batcher.depth)
+            self.metrics.queue_depth.labels(name, variant).set(self._depth(name, variant))
+        if isinstance(result, ParaLabError):
+            raise result
         if isinstance(result, ImageFailure):
             raise ImageRejected(result)
         return result
 
-    def _batcher(
-        self, name: str, variant: Variant
-    ) -> MicroBatcher[bytes, Prediction | ImageFailure]:
-        key = (name, variant)
+    def _batcher(self, name: str, variant: Variant, large: bool) -> MicroBatcher[Job, Outcome]:
+        key = (name, variant, large)
         if key not in self._batchers:
             self._batchers[key] = MicroBatcher(
                 partial(self._run_batch, name, variant),
                 max_batch_size=self.settings.max_batch_size,
                 max_delay_s=self.settings.max_batch_delay_ms / 1000,
-                max_in_flight=max(2, 2 * self.settings.inference_workers),
+                max_in_flight=(
+                    self._large_slots if large else max(2, 2 * self.settings.inference_workers)
+                ),
                 on_batch=self.metrics.batch_size.labels(name).observe,
+                cost=lambda job: job.pixels,
+                max_batch_cost=self.settings.max_batch_pixels,
             )
         return self._batchers[key]
 
-    async def _run_batch(
-        self, name: str, variant: Variant, payloads: list[bytes]
-    ) -> list[Prediction | ImageFailure]:
-        pool = self._pool
-        if pool is None or not self._ready:
-            raise BrokenProcessPool("the worker pool is being rebuilt")
-        call = partial(
-            worker.predict_batch, name, variant, payloads, self.settings.max_image_pixels
+    def _depth(self, name: str, variant: Variant) -> int:
+        return sum(
+            batcher.depth
+            for (n, v, _), batcher in self._batchers.items()
+            if (n, v) == (name, variant)
         )
-        self._batch_starts[id(call)] = time.monotonic()
+
+    async def _run_batch(self, name: str, variant: Variant, jobs: list[Job]) -> list[Outcome]:
+        """Run the jobs in the pool, resubmitting them when the pool breaks (see above)."""
+        loop = asyncio.get_running_loop()
+        deadline = max(job.deadline for job in jobs)
+        while True:
+            if loop.time() >= deadline:  # every request of the batch has given up
+                return [InferenceTimeout("Inference timed out.") for _ in jobs]
+            pool = await self._ready_pool(deadline)
+            if pool is None:
+                return [self._not_rebuilt() for _ in jobs]
+            token = next(self._tokens)
+            try:
+                return await self._call(pool, token, name, variant, jobs)
+            except BrokenProcessPool:
+                self._pool_broken("a worker died while holding a batch", pool)
+            # Wait for the new pool: the old one is closed by then, so its exit codes tell
+            # whether this batch was in the worker that died.
+            if await self._ready_pool(deadline) is None:
+                return [self._not_rebuilt() for _ in jobs]
+            if not pool.died_running(token):
+                self.metrics.resubmitted.inc()
+                continue  # lost with the pool (queued, or on another worker)
+            for job in jobs:
+                job.strikes += 1
+            if len(jobs) > 1:  # any of them may be the culprit: each goes alone
+                self.metrics.resubmitted.inc(len(jobs))
+                alone = [self._run_batch(name, variant, [job]) for job in jobs]
+                return [outcome for (outcome,) in await asyncio.gather(*alone)]
+            if jobs[0].strikes >= MAX_STRIKES:
+                return [
+                    Unavailable(
+                        "This image was in an inference worker that died, twice; it is not "
+                        "retried again.",
+                        retry_after_s=5,
+                    )
+                ]
+            self.metrics.resubmitted.inc()
+
+    async def _call(
+        self, pool: pools.WorkerPool, token: int, name: str, variant: Variant, jobs: list[Job]
+    ) -> list[Outcome]:
+        payloads = [job.payload for job in jobs]
+        call = partial(
+            worker.predict_batch, name, variant, payloads, self.settings.max_image_pixels, token
+        )
+        self._batch_starts[token] = time.monotonic()
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool.executor, call)
+            return list(await asyncio.get_running_loop().run_in_executor(pool.executor, call))
         finally:
-            del self._batch_starts[id(call)]
+            del self._batch_starts[token]
+
+    async def _ready_pool(self, deadline: float) -> pools.WorkerPool | None:
+        """The pool once it is ready, or None if it is not ready by ``deadline``."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready_event.wait(), max(0.0, remaining))
+        return self._pool if self._ready else None
+
+    def _not_rebuilt(self) -> Unavailable:
+        return Unavailable(
+            f"The worker pool was not rebuilt in time ({self._detail}); retry shortly.",
+            retry_after_s=5,
+        )
+
+    def _recovering(self) -> bool:
+        """A pool that served is being rebuilt: requests wait for it (within their time-out)
+        rather than fail; readiness still says not-ready, to steer new traffic away."""
+        building = self._rebuild_task is not None and not self._rebuild_task.done()
+        return self._served and building
+
+    def _set_ready(self, ready: bool) -> None:
+        self._served = self._served or ready
+        self._ready = ready
+        self.metrics.ready.set(int(ready))
+        if ready:
+            self._ready_event.set()
+        else:
+            self._ready_event.clear()
 
     # --- the pool -----------------------------------------------------------------
 
     async def _build_pool(self, reason: str = "") -> None:
         names = sorted(self.manifests)
-        self._ready = False
-        self.metrics.ready.set(0)
+        self._set_ready(False)
         self._detail = f"loading {', '.join(names)} in {self.settings.inference_workers} workers"
         if reason:
             self._detail += f" (rebuilding: {reason})"
@@ -256,8 +357,7 @@ class InferenceService:
             self._detail = f"workers failed to load the models: {exc!r}; retrying"
             log.exception("inference pool failed to start")
             return
-        self._ready = True
-        self.metrics.ready.set(1)
+        self._set_ready(True)
         self._detail = f"{', '.join(names)} loaded in {self.settings.inference_workers} workers"
 
     async def _warm_up(self, pool: pools.WorkerPool, names: list[str]) -> None:
@@ -281,12 +381,13 @@ class InferenceService:
                 return
         raise RuntimeError(f"only {len(seen)} of {wanted} workers answered")
 
-    def _pool_broken(self, reason: str) -> None:
+    def _pool_broken(self, reason: str, pool: pools.WorkerPool | None = None) -> None:
+        if pool is not None and pool is not self._pool:
+            return  # that pool was already replaced
         if self._rebuild_task and not self._rebuild_task.done():
             return
         log.warning("inference pool broken (%s); rebuilding", reason)
-        self._ready = False
-        self.metrics.ready.set(0)
+        self._set_ready(False)
         self._detail = f"rebuilding the worker pool: {reason}"
         self.metrics.worker_restarts.inc()
         self._rebuild_task = asyncio.create_task(self._build_pool(reason))

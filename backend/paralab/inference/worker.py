@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from paralab.inference.images import ImageError, decode_rgb, to_model_input
+from paralab.inference.images import ImageError, decode, to_model_input
 from paralab.inference.manifest import Manifest
 from paralab.inference.registry import load_manifests
 from paralab.inference.schemas import (
@@ -38,6 +39,11 @@ PALETTE = np.array([[255, 64, 64], [40, 90, 200], [255, 210, 0]], dtype=np.float
 OVERLAY_ALPHA = 0.45
 OVERLAY_MAX_SIDE = 1024
 SERVER_CHECK_S = 1.0
+REDUCE_GAP = 8
+"""Images are decoded reduced only down to this many times the model input (per axis),
+so the resize to the input still averages many pixels: predictions do not change."""
+RING = 4096
+"""Slots of the started-batches array: more than the batches ever in flight at once."""
 
 Forward = Callable[[NDArray[np.float32]], NDArray[np.float32]]
 
@@ -48,13 +54,31 @@ class LoadedModel:
     forwards: dict[str, Forward]
 
 
+@dataclass
+class Prepared:
+    """One decoded image, reduced to what post-processing needs."""
+
+    size: tuple[int, int]
+    display: Image.Image | None
+    """The photo at overlay size (segmentation only)."""
+
+
 _models: dict[str, LoadedModel] = {}
+_started: Any = None
+"""Shared with the server: slot ``token % RING`` holds the pid running batch ``token``,
+so after a crash the server knows which batch was in the worker that died."""
 
 
 def initialize(
-    models_dir: str, names: Sequence[str], intra_op_threads: int, server_pid: int | None = None
+    models_dir: str,
+    names: Sequence[str],
+    intra_op_threads: int,
+    server_pid: int | None = None,
+    started: Any = None,
 ) -> None:
     """Pool initializer: set TF threads before any op, load and warm every model."""
+    global _started
+    _started = started
     if server_pid is not None:
         _exit_with_the_server(server_pid)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -138,40 +162,71 @@ def _litert_forward(path: Path) -> Forward:
     return forward
 
 
+def keep_size(manifest: Manifest) -> tuple[int, int]:
+    """The smallest (width, height) a decoded image is reduced to for this model."""
+    height, width, _ = manifest.input_size
+    keep = (REDUCE_GAP * width, REDUCE_GAP * height)
+    if manifest.task == "segmentation":  # the overlay is drawn from the decoded photo
+        keep = (max(keep[0], OVERLAY_MAX_SIDE), max(keep[1], OVERLAY_MAX_SIDE))
+    return keep
+
+
 def predict_batch(
-    model_name: str, variant: Variant, payloads: Sequence[bytes], max_pixels: int
+    model_name: str,
+    variant: Variant,
+    payloads: Sequence[bytes],
+    max_pixels: int,
+    token: int = 0,
 ) -> list[Prediction | ImageFailure]:
     """Decode, resize, run one forward pass over the batch, post-process each image."""
-    loaded = _models[model_name]
+    if _started is not None:
+        _started[token % RING] = os.getpid()
+    try:
+        return _predict_batch(_models[model_name], variant, payloads, max_pixels)
+    finally:
+        if _started is not None:
+            _started[token % RING] = 0
+
+
+def _predict_batch(
+    loaded: LoadedModel, variant: Variant, payloads: Sequence[bytes], max_pixels: int
+) -> list[Prediction | ImageFailure]:
     manifest = loaded.manifest
-    height, width, _ = manifest.input_size
     results: list[Prediction | ImageFailure | None] = [None] * len(payloads)
-    images: list[Image.Image] = []
-    slots: list[int] = []
+    inputs: list[NDArray[np.float32]] = []
+    prepared: list[tuple[int, Prepared]] = []
     for index, payload in enumerate(payloads):
+        # One image at a time, reduced before the next is decoded: the worker holds at
+        # most one full-size image whatever the batch.
         try:
-            image = decode_rgb(payload, max_pixels)
+            decoded = decode(payload, max_pixels, keep_size(manifest))
+            inputs.append(_model_input(manifest, decoded.image))
         except ImageError as exc:
             results[index] = ImageFailure(exc.status_code, exc.error, exc.detail)
             continue
         except Exception as exc:  # one odd image must not fail its whole batch
             results[index] = ImageFailure(422, "corrupt_image", f"Unreadable image: {exc!r}.")
             continue
-        images.append(image)
-        slots.append(index)
-    if images:
-        batch = np.stack([to_model_input(image, height, width) for image in images])
-        outputs = loaded.forwards[variant](batch)
-        for slot, image, output in zip(slots, images, outputs, strict=True):
+        display = _display(decoded.image, decoded.size) if manifest.task == "segmentation" else None
+        prepared.append((index, Prepared(decoded.size, display)))
+        del decoded
+    if inputs:
+        outputs = loaded.forwards[variant](np.stack(inputs))
+        for (index, image), output in zip(prepared, outputs, strict=True):
             try:
-                results[slot] = _postprocess(manifest, variant, image, output)
+                results[index] = _postprocess(manifest, variant, image, output)
             except Exception as exc:
-                results[slot] = ImageFailure(422, "corrupt_image", f"Unusable image: {exc!r}.")
+                results[index] = ImageFailure(422, "corrupt_image", f"Unusable image: {exc!r}.")
     return [r for r in results if r is not None]
 
 
+def _model_input(manifest: Manifest, image: Image.Image) -> NDArray[np.float32]:
+    height, width, _ = manifest.input_size
+    return to_model_input(image, height, width)
+
+
 def _postprocess(
-    manifest: Manifest, variant: Variant, image: Image.Image, output: NDArray[np.float32]
+    manifest: Manifest, variant: Variant, image: Prepared, output: NDArray[np.float32]
 ) -> Prediction:
     if manifest.task == "classification":
         return _classification(manifest, variant, output)
@@ -189,22 +244,21 @@ def _classification(
 
 
 def _segmentation(
-    manifest: Manifest, variant: Variant, image: Image.Image, probabilities: NDArray[np.float32]
+    manifest: Manifest, variant: Variant, image: Prepared, probabilities: NDArray[np.float32]
 ) -> Segmentation:
     small_mask = Image.fromarray(np.argmax(probabilities, axis=-1).astype(np.uint8))
     mask = small_mask.resize(image.size, Image.Resampling.NEAREST)
-    indices = np.asarray(mask)
-    counts = np.bincount(indices.ravel(), minlength=len(manifest.classes))
-    fractions = {
-        c: round(float(n) / indices.size, 6) for c, n in zip(manifest.classes, counts, strict=True)
-    }
-    overlay = _overlay(image, mask)
+    counts = mask.histogram()  # counted in place: a numpy copy of a 40 MP mask is 40 MB more
+    total = image.size[0] * image.size[1]
+    fractions = {c: round(counts[i] / total, 6) for i, c in enumerate(manifest.classes)}
+    assert image.display is not None
+    overlay = _overlay(image.display, mask)
     return Segmentation(
         model=manifest.name,
         variant=variant,
         classes=list(manifest.classes),
-        width=image.width,
-        height=image.height,
+        width=image.size[0],
+        height=image.size[1],
         class_fractions=fractions,
         mask_png=_png_base64(mask),
         overlay_png=_png_base64(overlay),
@@ -212,16 +266,20 @@ def _segmentation(
     )
 
 
-def _overlay(image: Image.Image, mask: Image.Image) -> Image.Image:
-    """The photo with the classes in colour, at most OVERLAY_MAX_SIDE px on a side (it is
-    for display; the mask keeps the full size)."""
-    if max(image.size) > OVERLAY_MAX_SIDE:
-        scale = OVERLAY_MAX_SIDE / max(image.size)
-        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
-        image = image.resize(size, Image.Resampling.BILINEAR)
-        mask = mask.resize(size, Image.Resampling.NEAREST)
+def _display(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The photo (uploaded at ``size``, maybe decoded reduced) at most OVERLAY_MAX_SIDE px
+    on a side: the overlay is for display; the mask keeps the full size."""
+    scale = min(1.0, OVERLAY_MAX_SIDE / max(size))
+    target = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+    return image if image.size == target else image.resize(target, Image.Resampling.BILINEAR)
+
+
+def _overlay(display: Image.Image, mask: Image.Image) -> Image.Image:
+    """The photo with the classes in colour."""
+    if mask.size != display.size:
+        mask = mask.resize(display.size, Image.Resampling.NEAREST)
     colours = Image.fromarray(PALETTE.astype(np.uint8)[np.asarray(mask)])
-    return Image.blend(image, colours, OVERLAY_ALPHA)
+    return Image.blend(display, colours, OVERLAY_ALPHA)
 
 
 def _png_base64(image: Image.Image) -> str:
