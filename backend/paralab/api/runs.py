@@ -44,9 +44,10 @@ class RunController(Controller):
     path = "/api/runs"
     tags = ["runs"]
 
-    @post("/", status_code=201, responses=error_responses(400, 404, 415, 422, 429))
+    @post("/", status_code=201, responses=error_responses(400, 404, 415, 422, 429, 503))
     async def create_run(self, data: NewRun, runs: NamedDependency[RunService]) -> Run:
-        """Queue a catalog scenario with validated parameters (429 when the queue is full)."""
+        """Queue a catalog scenario with validated parameters (429 when the queue is full,
+        503 while the run store is full or the server is stopping)."""
         return runs.submit(data.scenario_id, data.params)
 
     @get("/", responses=error_responses(400))

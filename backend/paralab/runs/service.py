@@ -75,6 +75,9 @@ class RunService:
         items, total = self.store.list_runs(
             scenario_id=scenario_id, status=status, limit=limit, offset=offset
         )
+        # A run whose final record could not be stored yet (a full store) is current in
+        # the manager's memory.
+        items = [self.manager.current(run) for run in items]
         return RunPage(items=items, total=total, limit=limit, offset=offset)
 
     def detail(self, run_id: str) -> RunDetail:

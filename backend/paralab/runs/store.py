@@ -4,6 +4,10 @@ Events are kept exactly as they were streamed (their JSON), so a finished run re
 byte for byte. They are stored in chunks, one row per batch the child sent (newline-
 separated JSON, seq ``first_seq`` .. ``last_seq``): one B-tree insert per batch instead
 of per event. Output lines and metrics also get tables of their own for quick views.
+
+A write the store cannot take (the disk or SQLite's page limit is full, an I/O error)
+raises ``StoreFull`` / ``StoreUnavailable`` (503) and changes nothing: each write is one
+transaction, so what was stored stays as it was, and reads keep working.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from paralab.errors import Unavailable
 from paralab.lab.events import FINAL_STATUSES, MAX_SEQ, Metric, Output
 from paralab.runs.records import MAX_EVENT_PAGE, MetricValue, OutputLine, Run
 
@@ -63,10 +68,50 @@ CREATE TABLE IF NOT EXISTS output (
 ) WITHOUT ROWID;
 """
 
+_RUN_TABLES = (
+    ("event_chunks", "run_id"),
+    ("output", "run_id"),
+    ("metrics", "run_id"),
+    ("runs", "id"),
+)
+
 RUN_COLUMNS = (
     "id, scenario_id, params, status, created_at, started_at, finished_at, error, exit_code, "
     "last_seq"
 )
+
+
+class StoreUnavailable(Unavailable):
+    """The run store cannot be written now; what it holds can still be read."""
+
+    error = "run_store_unavailable"
+
+
+class StoreFull(StoreUnavailable):
+    """The disk (or the store's page limit) is full."""
+
+    error = "run_store_full"
+
+
+FULL_CODES = {sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR_SHMSIZE}
+"""A full disk shows as SQLITE_FULL, or as this I/O error when the WAL index cannot grow."""
+
+
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """sqlite3's operational errors as ours; anything else (a bug) stays as it is."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if exc.sqlite_errorcode in FULL_CODES:
+            raise StoreFull(
+                "The run store is full (database or disk is full); runs can be stored again "
+                "once space is freed.",
+                retry_after_s=30,
+            ) from exc
+        raise StoreUnavailable(
+            f"The run store cannot be written ({exc}).", retry_after_s=5
+        ) from exc
 
 
 class StoredEvent(msgspec.Struct, frozen=True):
@@ -109,6 +154,47 @@ class RunStore:
         return True
 
     def insert_run(self, run: Run) -> None:
+        with _writing():
+            self._insert_run(run)
+
+    def update_run(self, run: Run) -> None:
+        with _writing():
+            self._update_run(run)
+
+    def record(
+        self,
+        run: Run,
+        first_seq: int,
+        bodies: Sequence[bytes],
+        outputs: Iterable[Output] = (),
+        metrics: Iterable[Metric] = (),
+    ) -> None:
+        """Store a batch of ``run``'s events and its record (inserted if new), atomically: the
+        stored ``last_seq`` never disagrees with the stored events."""
+        with _writing(), self._db:
+            self._db.execute("BEGIN")
+            self._insert_events(run.id, first_seq, bodies, outputs, metrics)
+            if not self._update_run(run):
+                self._insert_run(run)
+
+    def delete_run(self, run_id: str) -> None:
+        """Forget a finished run: its record, events, output and metrics (their pages are
+        reused by new runs)."""
+        with _writing(), self._db:
+            self._db.execute("BEGIN")
+            for table, column in _RUN_TABLES:
+                self._db.execute(f"DELETE FROM {table} WHERE {column}=?", (run_id,))
+
+    def page_count(self) -> int:
+        return int(self._db.execute("PRAGMA page_count").fetchone()[0])
+
+    def set_max_pages(self, pages: int) -> int:
+        """Cap the file at ``pages`` pages (never below the pages in use; SQLite's default
+        cap is about 4 billion): a write needing more raises ``StoreFull``. The cap holds
+        for this connection only. Returns the cap now in force."""
+        return int(self._db.execute(f"PRAGMA max_page_count={int(pages)}").fetchone()[0])
+
+    def _insert_run(self, run: Run) -> None:
         self._db.execute(
             f"INSERT INTO runs ({RUN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
@@ -125,8 +211,9 @@ class RunStore:
             ),
         )
 
-    def update_run(self, run: Run) -> None:
-        self._db.execute(
+    def _update_run(self, run: Run) -> bool:
+        """False if there is no such run."""
+        cursor = self._db.execute(
             "UPDATE runs SET status=?, started_at=?, finished_at=?, error=?, exit_code=?, "
             "last_seq=? WHERE id=?",
             (
@@ -139,6 +226,7 @@ class RunStore:
                 run.id,
             ),
         )
+        return cursor.rowcount > 0
 
     def get_run(self, run_id: str) -> Run | None:
         row = self._db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id=?", (run_id,)).fetchone()
@@ -164,25 +252,34 @@ class RunStore:
         metrics: Iterable[Metric] = (),
     ) -> None:
         """Store one batch (seq ``first_seq`` on) and the output and metrics in it, atomically."""
-        with self._db:
+        with _writing(), self._db:
             self._db.execute("BEGIN")
-            self._db.execute(
-                "INSERT INTO event_chunks (run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)",
-                (run_id, first_seq, first_seq + len(bodies) - 1, b"\n".join(bodies)),
-            )
-            self._db.executemany(
-                "INSERT INTO output (run_id, seq, t_ns, actor, stream, line) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(run_id, o.seq, o.t_ns, o.actor, o.stream, o.line) for o in outputs],
-            )
-            self._db.executemany(
-                "INSERT INTO metrics (run_id, seq, t_ns, actor, name, value, unit, labels) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (run_id, m.seq, m.t_ns, m.actor, m.name, m.value, m.unit, _labels(m))
-                    for m in metrics
-                ],
-            )
+            self._insert_events(run_id, first_seq, bodies, outputs, metrics)
+
+    def _insert_events(
+        self,
+        run_id: str,
+        first_seq: int,
+        bodies: Sequence[bytes],
+        outputs: Iterable[Output],
+        metrics: Iterable[Metric],
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO event_chunks (run_id, first_seq, last_seq, body) VALUES (?, ?, ?, ?)",
+            (run_id, first_seq, first_seq + len(bodies) - 1, b"\n".join(bodies)),
+        )
+        self._db.executemany(
+            "INSERT INTO output (run_id, seq, t_ns, actor, stream, line) VALUES (?, ?, ?, ?, ?, ?)",
+            [(run_id, o.seq, o.t_ns, o.actor, o.stream, o.line) for o in outputs],
+        )
+        self._db.executemany(
+            "INSERT INTO metrics (run_id, seq, t_ns, actor, name, value, unit, labels) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (run_id, m.seq, m.t_ns, m.actor, m.name, m.value, m.unit, _labels(m))
+                for m in metrics
+            ],
+        )
 
     def events(
         self, run_id: str, from_seq: int = 1, limit: int = MAX_EVENT_PAGE
