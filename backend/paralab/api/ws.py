@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 from litestar import WebSocket, websocket
@@ -104,27 +104,54 @@ async def run_events_socket(
         await socket.close(code=CLOSE_BAD_REQUEST, reason=f"from_seq must be 1..{MAX_SEQ}")
         return
     sent = Sent(first)
+    outbox = Outbox(socket)
     # Whichever ends first, the stream, the client or the server, ends the others: a
     # client that goes away during a quiet stretch of a run is noticed at once.
     with shutdown.tracking():
         sender = asyncio.create_task(
-            _send_events(socket, runs, run_id, sent, shutdown, settings.server.ws_send_timeout_s)
+            _send_events(outbox, runs, run_id, sent, shutdown, settings.server.ws_send_timeout_s)
         )
         listener = asyncio.create_task(
-            _answer_client(socket, RateLimit(settings.server.ws_messages_per_s))
+            _answer_client(socket, outbox, RateLimit(settings.server.ws_messages_per_s))
         )
         stopping = asyncio.create_task(shutdown.started.wait())
         tasks = {sender, listener, stopping}
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            if stopping in done and not sent.ending:
+            if listener in done and (refusal := listener.result()) is not None:
+                await _cancel(sender)
+                await outbox.close(*refusal)
+            elif stopping in done and not sent.ending:
                 await _cancel(sender, listener)
-                await _end(socket, runs, run_id, sent, going_away=True, timeout_s=GOODBYE_TIMEOUT_S)
+                await _end(outbox, runs, run_id, sent, going_away=True, timeout_s=GOODBYE_TIMEOUT_S)
         finally:
             await _cancel(*tasks)
 
 
-async def _cancel(*tasks: asyncio.Task[object]) -> None:
+class Outbox:
+    """Every frame this connection sends, one at a time, and nothing after the close
+    (the sender, the listener's pongs and the server's goodbye all write here)."""
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+        self.closed = False
+        self._lock = asyncio.Lock()
+
+    async def send(self, text: str) -> None:
+        async with self._lock:
+            if self.closed:
+                raise WebSocketDisconnect(detail="the connection is closing")
+            await self.socket.send_text(text)
+
+    async def close(self, code: int, reason: str = "", timeout_s: float = 1.0) -> None:
+        with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError):
+            async with asyncio.timeout(timeout_s), self._lock:
+                if not self.closed:
+                    self.closed = True
+                    await self.socket.close(code, reason)
+
+
+async def _cancel(*tasks: asyncio.Task[Any]) -> None:
     for task in tasks:
         task.cancel()
     for task in tasks:
@@ -141,7 +168,7 @@ def _parse_from_seq(raw: str) -> int | None:
 
 
 async def _send_events(
-    socket: Socket,
+    outbox: Outbox,
     runs: RunService,
     run_id: str,
     sent: Sent,
@@ -151,11 +178,13 @@ async def _send_events(
     async def send(text: str) -> None:
         # A reader may be as slow as it likes; one that takes nothing at all for this
         # long is taken for gone (a dead peer whose TCP connection never closed).
+        # asyncio.timeout, not wait_for: in 3.11 wait_for can swallow a cancellation that
+        # arrives as the send completes, and the stream would outlive its connection.
         try:
-            await asyncio.wait_for(socket.send_text(text), send_timeout_s)
+            async with asyncio.timeout(send_timeout_s):
+                await outbox.send(text)
         except TimeoutError:
-            with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError):
-                await asyncio.wait_for(socket.close(CLOSE_POLICY, "client took no data"), 1.0)
+            await outbox.close(CLOSE_POLICY, "client took no data")
             raise WebSocketDisconnect(detail="client took no data") from None
 
     async with contextlib.aclosing(runs.stream(run_id, sent.next_seq)) as stream:
@@ -163,11 +192,11 @@ async def _send_events(
             await send(events_frame([body for _, body in batch]).decode())
             sent.next_seq = batch[-1][0] + 1
     # A run that ended because the server is stopping still says the server is going away.
-    await _end(socket, runs, run_id, sent, going_away=shutdown.stopping, timeout_s=send_timeout_s)
+    await _end(outbox, runs, run_id, sent, going_away=shutdown.stopping, timeout_s=send_timeout_s)
 
 
 async def _end(
-    socket: Socket, runs: RunService, run_id: str, sent: Sent, going_away: bool, timeout_s: float
+    outbox: Outbox, runs: RunService, run_id: str, sent: Sent, going_away: bool, timeout_s: float
 ) -> None:
     """The end frame, then the close: 1000 when the run is over and all of it was sent,
     1001 (with where to resume) when the server is going away."""
@@ -184,11 +213,12 @@ async def _end(
             f"from_seq={sent.next_seq} for the rest.",
         )
     with contextlib.suppress(TimeoutError, WebSocketDisconnect, OSError):
-        await asyncio.wait_for(socket.send_text(_encoder.encode(frame).decode()), timeout_s)
-        code = CLOSE_GOING_AWAY if going_away else 1000
-        await asyncio.wait_for(
-            socket.close(code, "server shutting down" if going_away else ""), 1.0
-        )
+        async with asyncio.timeout(timeout_s):
+            await outbox.send(_encoder.encode(frame).decode())
+    if going_away:
+        await outbox.close(CLOSE_GOING_AWAY, "server shutting down")
+    else:
+        await outbox.close(1000)
 
 
 class RateLimit:
@@ -210,19 +240,22 @@ class RateLimit:
         return True
 
 
-async def _answer_client(socket: Socket, limit: RateLimit) -> None:
+async def _answer_client(
+    socket: Socket, outbox: Outbox, limit: RateLimit
+) -> tuple[int, str] | None:
+    """Pongs and error frames until the client goes (None), or the close a client that
+    sends too fast deserves."""
     while True:
         try:
             text = await socket.receive_text()
         except (WebSocketDisconnect, OSError):
-            return
+            return None
         if not limit.allow():
-            await socket.close(CLOSE_POLICY, "too many messages")
-            return
+            return CLOSE_POLICY, "too many messages"
         try:
             _client_decoder.decode(text)
         except msgspec.DecodeError as exc:
             frame = ErrorFrame(error="bad_message", detail=f'{exc}; send {{"type": "ping"}}')
-            await socket.send_text(_encoder.encode(frame).decode())
+            await outbox.send(_encoder.encode(frame).decode())
             continue
-        await socket.send_text(PONG.decode())
+        await outbox.send(PONG.decode())
