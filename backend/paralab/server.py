@@ -73,7 +73,7 @@ def uvicorn_config(app: Litestar, settings: Settings) -> uvicorn.Config:
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
     """uvicorn's HTTP protocol, plus a deadline for each request's headers, counted from
-    the connection (or the previous response) and not reset by each byte that trickles in."""
+    the connection (or the request's first byte) and not reset by each byte that trickles in."""
 
     header_timeout_s = 10.0
     _header_deadline: asyncio.TimerHandle | None = None
@@ -82,14 +82,15 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._arm_header_deadline()
 
+    def on_message_begin(self) -> None:
+        # The next request on a kept-alive connection: its first byte starts the clock
+        # (an idle kept-alive connection is uvicorn's keep-alive time-out's business).
+        super().on_message_begin()
+        self._arm_header_deadline()
+
     def on_headers_complete(self) -> None:
         self._disarm_header_deadline()
         super().on_headers_complete()
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        if not self.transport.is_closing():
-            self._arm_header_deadline()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_deadline()

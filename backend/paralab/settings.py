@@ -44,8 +44,10 @@ class ServerSettings(msgspec.Struct, frozen=True, kw_only=True):
     """Connections and requests handled at once; beyond it uvicorn answers 503."""
     header_timeout_s: Seconds = 10.0
     """Time a client has to send a request's headers before its connection is closed."""
-    keep_alive_timeout_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
-    """Idle time after which a kept-alive HTTP connection is closed."""
+    keep_alive_timeout_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+    """Idle time after which a kept-alive HTTP connection is closed: longer than clients
+    keep idle connections (httpx: 5 s), or a request sent just as the server closes the
+    connection is lost."""
     shutdown_grace_s: Seconds = 10.0
     """On SIGTERM, time given to requests in flight before they are cut off."""
     ws_max_message_bytes: Annotated[int, msgspec.Meta(ge=64, le=1 << 20)] = 4096
