@@ -101,17 +101,23 @@ class SharedMemoryOp(EventBase, frozen=True, tag="shm"):
 
 class Wait(EventBase, frozen=True, tag="wait"):
     """``actor`` blocks on ``obj`` (a named primitive). ``value``: semaphore counter,
-    barrier arrivals so far, or queue size, at the moment of the call."""
+    barrier arrivals so far, or queue size, at the moment of the call. ``timeout_s``: the
+    wait gives up by itself after that long (0: a non-blocking try; ``None``: it waits
+    for good). ``shared``: ``obj`` is a multiprocessing object, the same one in every
+    process of the run (otherwise each process has its own)."""
 
     primitive: Primitive
     obj: str
     value: int | None = None
+    timeout_s: float | None = None
+    shared: bool = False
 
 
 class Acquired(EventBase, frozen=True, tag="acquired"):
     primitive: Primitive
     obj: str
     value: int | None = None
+    shared: bool = False
 
 
 class GaveUp(EventBase, frozen=True, tag="gave_up"):
@@ -127,6 +133,7 @@ class Released(EventBase, frozen=True, tag="released"):
     primitive: Primitive
     obj: str
     value: int | None = None
+    shared: bool = False
 
 
 class QueuePut(EventBase, frozen=True, tag="queue_put"):
@@ -185,6 +192,33 @@ class Progress(EventBase, frozen=True, tag="progress"):
     label: str = ""
 
 
+class Blocked(msgspec.Struct, frozen=True, kw_only=True):
+    """One actor of a ``deadlock`` event: what it waits for, since when, who could end
+    the wait (``blocked_by``: the holder of the lock, the joined actor, the holders of
+    the semaphore's permits) and what it holds itself (locks, rlocks, semaphore permits)."""
+
+    actor: str
+    pid: int
+    tid: int
+    primitive: Primitive
+    obj: str
+    since_ns: int
+    blocked_by: list[str] = []
+    holds: list[str] = []
+
+
+class Deadlock(EventBase, frozen=True, tag="deadlock"):
+    """The runner found actors that can never go on (``runs/waits.py``). ``deadlock``:
+    a cycle, each actor of ``cycle`` waiting for what the next one holds (the last for
+    the first's); ``stall``: every live actor waits and none of them can end another's
+    wait. ``actors``: every actor that can never go on, the cycle first."""
+
+    kind: Literal["deadlock", "stall"]
+    cycle: list[Blocked] = []
+    actors: list[Blocked] = []
+    detail: str = ""
+
+
 Event = (
     RunLifecycle
     | ActorStart
@@ -205,6 +239,7 @@ Event = (
     | Metric
     | Artifact
     | Progress
+    | Deadlock
 )
 
 json_encoder = msgspec.json.Encoder()

@@ -65,6 +65,14 @@ def name_counter(prefix: str) -> Callable[[], str]:
     return next_name
 
 
+def wait_timeout(blocking: bool = True, timeout: float | None = None) -> float | None:
+    """A wait event's ``timeout_s``: 0 for a non-blocking try, ``None`` for a wait without
+    end (``timeout`` ``None`` or negative, as ``Lock.acquire`` takes it)."""
+    if not blocking:
+        return 0.0
+    return None if timeout is None or timeout < 0 else float(timeout)
+
+
 def gave_up(primitive: Primitive, obj: str, blocking: bool = True) -> None:
     emit(GaveUp, primitive=primitive, obj=obj, reason="timeout" if blocking else "would_block")
 

@@ -39,7 +39,7 @@ from paralab.lab.events import (
     Wait,
 )
 from paralab.lab.traced import threads
-from paralab.lab.traced.emit import Call, Task, emit, gave_up, name_counter, now_ns
+from paralab.lab.traced.emit import Call, Task, emit, gave_up, name_counter, now_ns, wait_timeout
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -112,7 +112,7 @@ class Process(multiprocessing.process.BaseProcess):
         )
 
     def join(self, timeout: float | None = None) -> None:
-        emit(Wait, primitive="join", obj=self.name)
+        emit(Wait, primitive="join", obj=self.name, timeout_s=wait_timeout(True, timeout))
         super().join(timeout)
         if super().exitcode is None:
             gave_up("join", self.name)
@@ -217,6 +217,8 @@ def current_process_name() -> str:
 class Lock(threads.Lock):
     """``multiprocessing.Lock``: one holder across all processes of the run."""
 
+    shared = True
+
     def _make(self) -> Any:
         return context().Lock()
 
@@ -228,6 +230,8 @@ class Lock(threads.Lock):
 
 
 class RLock(threads.RLock):
+    shared = True
+
     def _make(self) -> Any:
         return context().RLock()
 
@@ -236,6 +240,8 @@ class RLock(threads.RLock):
 
 
 class Semaphore(threads.Semaphore):
+    shared = True
+
     def _make(self, value: int) -> Any:
         return context().Semaphore(value)
 
@@ -244,7 +250,7 @@ class Semaphore(threads.Semaphore):
         return int(self._sem.get_value())  # type: ignore[attr-defined]
 
     def release(self, n: int = 1) -> None:
-        emit(Released, primitive="semaphore", obj=self.name, value=self.value + n)
+        emit(Released, primitive="semaphore", obj=self.name, value=self.value + n, shared=True)
         for _ in range(n):  # multiprocessing's release() takes no count
             self._sem.release()
 
@@ -255,12 +261,16 @@ class BoundedSemaphore(Semaphore):
 
 
 class Barrier(threads.Barrier):
+    shared = True
+
     def __init__(self, parties: int, name: str | None = None, timeout: float | None = None):
         super().__init__(parties, name, timeout)
         self._barrier = context().Barrier(parties, timeout=timeout)
 
 
 class Event(threads.Event):
+    shared = True
+
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name)
         self._event = context().Event()  # type: ignore[assignment]
@@ -287,7 +297,14 @@ class Queue(Generic[T]):
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         waits = block and self.maxsize > 0 and self._queue.full()
         if waits:
-            emit(Wait, primitive="queue", obj=self.name, value=self.qsize())
+            emit(
+                Wait,
+                primitive="queue",
+                obj=self.name,
+                value=self.qsize(),
+                timeout_s=wait_timeout(True, timeout),
+                shared=True,
+            )
         try:
             self._queue.put(item, block, timeout)
         except Exception:
@@ -295,17 +312,24 @@ class Queue(Generic[T]):
                 gave_up("queue", self.name)
             raise
         if waits:
-            emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
+            emit(Acquired, primitive="queue", obj=self.name, value=self.qsize(), shared=True)
         emit(QueuePut, queue=self.name, item=repr(item), size=self.qsize())
 
     def get(self, block: bool = True, timeout: float | None = None) -> T:
-        emit(Wait, primitive="queue", obj=self.name, value=self.qsize())
+        emit(
+            Wait,
+            primitive="queue",
+            obj=self.name,
+            value=self.qsize(),
+            timeout_s=wait_timeout(block, timeout),
+            shared=True,
+        )
         try:
             item: T = self._queue.get(block, timeout)
         except Exception:
             gave_up("queue", self.name, block)
             raise
-        emit(Acquired, primitive="queue", obj=self.name, value=self.qsize())
+        emit(Acquired, primitive="queue", obj=self.name, value=self.qsize(), shared=True)
         emit(QueueGet, queue=self.name, item=repr(item), size=self.qsize())
         return item
 

@@ -25,7 +25,7 @@ from paralab.lab.events import (
     Released,
     Wait,
 )
-from paralab.lab.traced.emit import Call, Task, emit, gave_up, name_counter
+from paralab.lab.traced.emit import Call, Task, emit, gave_up, name_counter, wait_timeout
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,7 +70,7 @@ class Thread(threading.Thread):
         super().start()
 
     def join(self, timeout: float | None = None) -> None:
-        emit(Wait, primitive="join", obj=self.name)
+        emit(Wait, primitive="join", obj=self.name, timeout_s=wait_timeout(True, timeout))
         super().join(timeout)
         if self.is_alive():
             gave_up("join", self.name)
@@ -82,6 +82,8 @@ class Lock:
     """``threading.Lock`` that reports wait, acquired and released."""
 
     primitive: Primitive = "lock"
+    shared = False
+    """True for the multiprocessing ones: one object across the run's processes."""
 
     def __init__(self, name: str | None = None) -> None:
         self.name = name or _lock_name()
@@ -91,16 +93,22 @@ class Lock:
         return threading.Lock()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        emit(Wait, primitive=self.primitive, obj=self.name)
+        emit(
+            Wait,
+            primitive=self.primitive,
+            obj=self.name,
+            timeout_s=wait_timeout(blocking, timeout),
+            shared=self.shared,
+        )
         got: bool = self._lock.acquire(blocking, timeout)
         if got:
-            emit(Acquired, primitive=self.primitive, obj=self.name)
+            emit(Acquired, primitive=self.primitive, obj=self.name, shared=self.shared)
         else:
             gave_up(self.primitive, self.name, blocking)
         return got
 
     def release(self) -> None:
-        emit(Released, primitive=self.primitive, obj=self.name)
+        emit(Released, primitive=self.primitive, obj=self.name, shared=self.shared)
         self._lock.release()
 
     def locked(self) -> bool:
@@ -126,18 +134,25 @@ class RLock(Lock):
         return threading.RLock()
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        emit(Wait, primitive="rlock", obj=self.name, value=self._depth_if_mine())
+        emit(
+            Wait,
+            primitive="rlock",
+            obj=self.name,
+            value=self._depth_if_mine(),
+            timeout_s=wait_timeout(blocking, timeout),
+            shared=self.shared,
+        )
         got: bool = self._lock.acquire(blocking, timeout)
         if got:
             self._depth += 1
-            emit(Acquired, primitive="rlock", obj=self.name, value=self._depth)
+            emit(Acquired, primitive="rlock", obj=self.name, value=self._depth, shared=self.shared)
         else:
             gave_up("rlock", self.name, blocking)
         return got
 
     def release(self) -> None:
         self._depth -= 1
-        emit(Released, primitive="rlock", obj=self.name, value=self._depth)
+        emit(Released, primitive="rlock", obj=self.name, value=self._depth, shared=self.shared)
         self._lock.release()
 
     def _depth_if_mine(self) -> int:
@@ -149,6 +164,8 @@ class RLock(Lock):
 
 class Semaphore:
     """``threading.Semaphore``; events carry the counter value in ``value``."""
+
+    shared = False
 
     def __init__(self, value: int = 1, name: str | None = None) -> None:
         self.name = name or _sem_name()
@@ -162,16 +179,27 @@ class Semaphore:
         return int(self._sem._value)
 
     def acquire(self, blocking: bool = True, timeout: float | None = None) -> bool:
-        emit(Wait, primitive="semaphore", obj=self.name, value=self.value)
+        emit(
+            Wait,
+            primitive="semaphore",
+            obj=self.name,
+            value=self.value,
+            timeout_s=wait_timeout(blocking, timeout),
+            shared=self.shared,
+        )
         got = self._sem.acquire(blocking, timeout)
         if got:
-            emit(Acquired, primitive="semaphore", obj=self.name, value=self.value)
+            emit(
+                Acquired, primitive="semaphore", obj=self.name, value=self.value, shared=self.shared
+            )
         else:
             gave_up("semaphore", self.name, blocking)
         return got
 
     def release(self, n: int = 1) -> None:
-        emit(Released, primitive="semaphore", obj=self.name, value=self.value + n)
+        emit(
+            Released, primitive="semaphore", obj=self.name, value=self.value + n, shared=self.shared
+        )
         self._sem.release(n)
 
     def __enter__(self) -> bool:
@@ -189,34 +217,46 @@ class BoundedSemaphore(Semaphore):
 class Barrier:
     """``threading.Barrier``; ``wait`` carries arrivals so far, ``acquired`` the pass."""
 
+    shared = False
+
     def __init__(self, parties: int, name: str | None = None, timeout: float | None = None):
         self.name = name or _barrier_name()
         self._barrier = threading.Barrier(parties, timeout=timeout)
+        self._timeout = timeout
 
     @property
     def parties(self) -> int:
         return self._barrier.parties
 
     def wait(self, timeout: float | None = None) -> int:
-        emit(Wait, primitive="barrier", obj=self.name, value=self._barrier.n_waiting + 1)
+        emit(
+            Wait,
+            primitive="barrier",
+            obj=self.name,
+            value=self._barrier.n_waiting + 1,
+            timeout_s=wait_timeout(True, self._timeout if timeout is None else timeout),
+            shared=self.shared,
+        )
         try:
             index = self._barrier.wait(timeout)
         except threading.BrokenBarrierError:
             emit(GaveUp, primitive="barrier", obj=self.name, reason="broken")
             raise
-        emit(Acquired, primitive="barrier", obj=self.name, value=index)
+        emit(Acquired, primitive="barrier", obj=self.name, value=index, shared=self.shared)
         return index
 
 
 class Event:
     """``threading.Event``: ``set`` is reported as ``released``, ``wait`` as wait/acquired."""
 
+    shared = False
+
     def __init__(self, name: str | None = None) -> None:
         self.name = name or _event_name()
         self._event = threading.Event()
 
     def set(self) -> None:
-        emit(Released, primitive="event", obj=self.name)
+        emit(Released, primitive="event", obj=self.name, shared=self.shared)
         self._event.set()
 
     def is_set(self) -> bool:
@@ -226,10 +266,16 @@ class Event:
         self._event.clear()
 
     def wait(self, timeout: float | None = None) -> bool:
-        emit(Wait, primitive="event", obj=self.name)
+        emit(
+            Wait,
+            primitive="event",
+            obj=self.name,
+            timeout_s=wait_timeout(True, timeout),
+            shared=self.shared,
+        )
         flag = self._event.wait(timeout)
         if flag:
-            emit(Acquired, primitive="event", obj=self.name)
+            emit(Acquired, primitive="event", obj=self.name, shared=self.shared)
         else:
             gave_up("event", self.name)
         return flag
@@ -249,7 +295,13 @@ class Queue(queue.Queue[T], Generic[T]):
     def put(self, item: T, block: bool = True, timeout: float | None = None) -> None:
         waits = block and self.maxsize > 0 and self.full()
         if waits:
-            emit(Wait, primitive="queue", obj=self.name, value=self.qsize())
+            emit(
+                Wait,
+                primitive="queue",
+                obj=self.name,
+                value=self.qsize(),
+                timeout_s=wait_timeout(True, timeout),
+            )
         try:
             super().put(item, block, timeout)
         except queue.Full:
@@ -262,7 +314,13 @@ class Queue(queue.Queue[T], Generic[T]):
     def get(self, block: bool = True, timeout: float | None = None) -> T:
         waits = block and self.empty()
         if waits:
-            emit(Wait, primitive="queue", obj=self.name, value=0)
+            emit(
+                Wait,
+                primitive="queue",
+                obj=self.name,
+                value=0,
+                timeout_s=wait_timeout(True, timeout),
+            )
         try:
             item = super().get(block, timeout)
         except queue.Empty:
