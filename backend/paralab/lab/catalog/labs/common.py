@@ -27,6 +27,7 @@ from paralab.lab.scenario import Lab, ProcessParams
 
 Mode = Literal["sequential", "threads", "processes"]
 R = TypeVar("R")
+T = TypeVar("T")
 P = TypeVar("P", bound="LabParams")
 
 Workers = Annotated[int, msgspec.Meta(ge=1, le=16, description="threads or processes")]
@@ -136,6 +137,21 @@ def report_fit(points: Sequence[Point]) -> None:
             f"this machine has {cores} cores: past {cores} workers they take turns on the "
             "same cores (oversubscription), so the speed-up cannot keep growing"
         )
+
+
+def map_in_mode(
+    lab: Lab, mode: Mode, workers: int, fn: Callable[[T], R], items: Sequence[T]
+) -> list[R]:
+    """``fn`` over ``items`` in order: in this thread, or one item per task handed to
+    ``workers`` threads or processes as they free up (so one long item does not leave
+    the others idle behind a fixed split)."""
+    if mode == "sequential":
+        return [fn(item) for item in items]
+    if mode == "threads":
+        with lab.ThreadPoolExecutor(workers, name=f"threads x{workers}") as threads:
+            return list(threads.map(fn, items))
+    with lab.mp.ProcessPoolExecutor(workers, name=f"processes x{workers}") as processes:
+        return list(processes.map(fn, items))
 
 
 def split(items: Sequence[R], parts: int) -> list[list[R]]:

@@ -29,6 +29,7 @@ from paralab.lab.catalog.labs.common import (
     LabParams,
     Mode,
     check_array_size,
+    map_in_mode,
     run_lab,
     timed,
 )
@@ -158,13 +159,7 @@ def loop_bands(crops: list[Pixels]) -> list[Pixels]:
 def loop_all(crop_bands: list[Pixels], lab: Lab, mode: Mode, workers: int) -> list[Planes]:
     """The per-pixel loop over every band, by ``workers`` threads or processes. The bands
     are a few KiB each, so processes get them pickled: no shared memory needed here."""
-    if mode == "sequential":
-        return [filter_loop(band) for band in crop_bands]
-    if mode == "threads":
-        with lab.ThreadPoolExecutor(workers, name=f"threads x{workers}") as threads:
-            return list(threads.map(filter_loop, crop_bands))
-    with lab.mp.ProcessPoolExecutor(workers, name=f"processes x{workers}") as processes:
-        return list(processes.map(filter_loop, crop_bands))
+    return map_in_mode(lab, mode, workers, filter_loop, crop_bands)
 
 
 def same_planes(a: list[Planes], b: list[Planes]) -> bool:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import msgspec
 
-from paralab.lab.catalog.labs.common import LabParams, Mode, run_lab
+from paralab.lab.catalog.labs.common import LabParams, Mode, map_in_mode, run_lab
 from paralab.lab.scenario import Lab, Scenario
 
 SEED_NUMBERS = (
@@ -36,16 +36,7 @@ def is_prime(n: int) -> bool:
 
 
 def check_all(p: PrimesParams, lab: Lab, mode: Mode, workers: int) -> list[bool]:
-    numbers = list(SEED_NUMBERS) * p.repeat
-    if mode == "sequential":
-        return [is_prime(n) for n in numbers]
-    if mode == "threads":
-        with lab.ThreadPoolExecutor(workers, name=f"threads x{workers}") as threads:
-            return list(threads.map(is_prime, numbers))
-    # One number per task, handed out as workers free up: the one long number does not
-    # leave the other workers idle behind a fixed split.
-    with lab.mp.ProcessPoolExecutor(workers, name=f"processes x{workers}") as processes:
-        return list(processes.map(is_prime, numbers))
+    return map_in_mode(lab, mode, workers, is_prime, list(SEED_NUMBERS) * p.repeat)
 
 
 def l1_primes(p: PrimesParams, lab: Lab) -> None:
