@@ -18,10 +18,6 @@ class Shutdown:
         self._none_open = asyncio.Event()
         self._none_open.set()
 
-    @property
-    def open_streams(self) -> int:
-        return self._open
-
     @contextlib.contextmanager
     def tracking(self) -> Iterator[None]:
         """Around one stream's life, so ``begin`` knows when all have said goodbye."""
@@ -39,4 +35,5 @@ class Shutdown:
         self.stopping = True
         self.started.set()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._none_open.wait(), grace_s)
+            async with asyncio.timeout(grace_s):
+                await self._none_open.wait()
