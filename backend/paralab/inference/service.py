@@ -225,7 +225,8 @@ class InferenceService:
         self._pending += 1
         self.metrics.queue_depth.labels(name, variant).set(self._depth(name, variant) + 1)
         try:
-            result = await asyncio.wait_for(batcher.submit(job), timeout=timeout)
+            async with asyncio.timeout(timeout):
+                result = await batcher.submit(job)
         except TimeoutError:
             raise InferenceTimeout(f"Inference took longer than {timeout:g} s.") from None
         finally:
@@ -312,11 +313,19 @@ class InferenceService:
             del self._batch_starts[token]
 
     async def _ready_pool(self, deadline: float) -> pools.WorkerPool | None:
-        """The pool once it is ready, or None if it is not ready by ``deadline``."""
-        remaining = deadline - asyncio.get_running_loop().time()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._ready_event.wait(), max(0.0, remaining))
-        return self._pool if self._ready else None
+        """The pool once it is ready, or None if it is not ready by ``deadline``.
+
+        Readiness may turn false again between the event being set and this waiter
+        running (another batch broke the new pool): then it waits for the next one."""
+        loop = asyncio.get_running_loop()
+        while not self._ready:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(remaining):
+                    await self._ready_event.wait()
+        return self._pool
 
     def _not_rebuilt(self) -> Unavailable:
         return Unavailable(
